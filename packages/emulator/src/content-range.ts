@@ -1,0 +1,41 @@
+/**
+ * `Content-Range` as a resumable-upload chunk request states it (PROTOCOL.md §2, §3):
+ *
+ *   bytes {first}-{last}/{total|*}   a chunk of bytes
+ *   bytes *\/{total|*}                no bytes: a status query, or the finalizing request of an
+ *                                     exact-multiple or zero-byte upload
+ *
+ * Strict on purpose: anything else is refused with 400 rather than guessed at.
+ */
+
+/** A parsed `Content-Range` of an upload request. `total` is undefined for `*`. */
+export type UploadRange =
+  | { readonly kind: "query"; readonly total: number | undefined }
+  | { readonly kind: "bytes"; readonly first: number; readonly last: number; readonly total: number | undefined };
+
+const PATTERN = /^bytes (?:(\d+)-(\d+)|\*)\/(\d+|\*)$/;
+
+/** Parses a `Content-Range` header value; undefined when it is malformed or inconsistent. */
+export function parseContentRange(value: string): UploadRange | undefined {
+  const match = PATTERN.exec(value.trim());
+  if (!match) return undefined;
+  const [, firstText, lastText, totalText] = match;
+  const total = totalText === "*" || totalText === undefined ? undefined : toSafeInteger(totalText);
+  if (total === null) return undefined;
+  if (firstText === undefined || lastText === undefined) return { kind: "query", total };
+  const first = toSafeInteger(firstText);
+  const last = toSafeInteger(lastText);
+  if (first === null || last === null || last < first) return undefined;
+  if (total !== undefined && last >= total) return undefined;
+  return { kind: "bytes", first, last, total };
+}
+
+/** Bytes a range says the request body carries. */
+export function rangeLength(range: UploadRange): number {
+  return range.kind === "query" ? 0 : range.last - range.first + 1;
+}
+
+function toSafeInteger(text: string): number | null {
+  const value = Number(text);
+  return Number.isSafeInteger(value) ? value : null;
+}

@@ -1,0 +1,216 @@
+/**
+ * The in-process API: `startEmulator(options)` starts a server on `node:http` and hands back a handle
+ * to read objects, create buckets, register faults and stop. Stopping closes the listener, destroys
+ * every open socket (keep-alive ones included) and aborts every pending wait (latency, stalls).
+ */
+import { createServer, type Server } from "node:http";
+import type { Socket } from "node:net";
+import { Exchange, isAbort } from "./exchange.js";
+import type { RetryTest } from "./faults.js";
+import { route } from "./routes.js";
+import { EmulatorState } from "./state.js";
+import { bucketNameProblem, objectResource, type StoredObject } from "./store.js";
+
+/** Options of {@link startEmulator}. Every one is optional. */
+export interface EmulatorOptions {
+  /** Interface to bind. Default `127.0.0.1` (loopback only). */
+  host?: string;
+  /** Port to bind. Default 0: a free port, read it from {@link Emulator.port}. */
+  port?: number;
+  /** `memory` (default) keeps object bytes; `discard` keeps only size, CRC32C and MD5 (multi-GiB benchmarks). */
+  storage?: "memory" | "discard";
+  /** How long an upload session lives, from its start. Default 7 days, as GCS. */
+  sessionTtlMs?: number;
+  /** Fixed delay before every response, to model a network round trip. Default 0. */
+  latencyMs?: number;
+  /** Create a bucket on first use instead of answering 404. Default false. */
+  autoCreateBuckets?: boolean;
+  /** Buckets to create at start. */
+  buckets?: readonly string[];
+  /** Receives one line per request (upload ids shortened). Default: silent. */
+  logger?: (line: string) => void;
+}
+
+/** An object as stored, for tests to check what arrived. */
+export interface EmulatorObject {
+  readonly bucket: string;
+  readonly name: string;
+  /** Size in bytes (a number here; the JSON resource carries it as a string, like GCS). */
+  readonly size: number;
+  /** Base64 of the big-endian CRC32C. */
+  readonly crc32c: string;
+  /** Base64 of the MD5. */
+  readonly md5Hash: string;
+  readonly generation: string;
+  readonly metageneration: string;
+  readonly contentType: string;
+  /** Custom metadata given at upload start. */
+  readonly metadata: Readonly<Record<string, string>>;
+  readonly timeCreated: string;
+  /** The `storage#object` resource exactly as the JSON API returns it. */
+  readonly resource: Readonly<Record<string, unknown>>;
+  /** The bytes (memory storage); absent with `storage: "discard"`. */
+  readonly data?: Uint8Array;
+}
+
+/** The state of an upload session, for tests that check what the server persisted. */
+export interface EmulatorUploadSession {
+  readonly bucket: string;
+  readonly name: string;
+  /** Bytes persisted (0 once the object is final: the bytes belong to the object). */
+  readonly persisted: number;
+  readonly state: "open" | "final";
+}
+
+/** Registration options of {@link Emulator.registerFaults}. */
+export interface RegisterFaultsOptions {
+  /** Use this id instead of a random one. */
+  id?: string;
+}
+
+/** Retry-test helpers (the same registry `POST /retry_test` writes to). */
+export interface RetryTestsApi {
+  /** Registers instructions per method (e.g. `{"storage.objects.insert": ["return-503"]}`); returns the id for `x-retry-test-id`. Throws on an unknown instruction. */
+  registerFaults(instructions: Readonly<Record<string, readonly string[]>>, options?: RegisterFaultsOptions): string;
+  /** What is left and what was consumed, or undefined for an unknown id. */
+  getRetryTest(id: string): RetryTest | undefined;
+  /** Forgets a retry test; false when there was none. */
+  deleteRetryTest(id: string): boolean;
+}
+
+/** A running emulator. */
+export interface Emulator extends RetryTestsApi {
+  /** `http://host:port`, to use as `STORAGE_EMULATOR_HOST` / api endpoint. */
+  readonly url: string;
+  readonly host: string;
+  readonly port: number;
+  /** The retry-test helpers, also available directly on the emulator. */
+  readonly retryTests: RetryTestsApi;
+  /** Creates a bucket (idempotent). Throws for an invalid name. */
+  createBucket(name: string): void;
+  /** The live object, or undefined. */
+  getObject(bucket: string, name: string): EmulatorObject | undefined;
+  /** Live objects of a bucket, by name (empty for an unknown bucket). */
+  listObjects(bucket: string): EmulatorObject[];
+  /** The session behind a session URI or upload id, or undefined (unknown, cancelled, expired). */
+  getUploadSession(sessionUriOrUploadId: string): EmulatorUploadSession | undefined;
+  /** Stops: closes the listener, destroys open sockets, aborts pending timers. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** The default session lifetime: a week, as GCS. */
+export const DEFAULT_SESSION_TTL_MS = 7 * 24 * 60 * 60 * 1000;
+
+/** Starts an emulator and resolves once it listens. */
+export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
+  const host = options.host ?? "127.0.0.1";
+  const latencyMs = options.latencyMs ?? 0;
+  const sessionTtlMs = options.sessionTtlMs ?? DEFAULT_SESSION_TTL_MS;
+  if (!(latencyMs >= 0) || !(sessionTtlMs > 0)) throw new RangeError("latencyMs must be >= 0 and sessionTtlMs > 0.");
+  const storage = options.storage ?? "memory";
+  if (storage !== "memory" && storage !== "discard") throw new RangeError(`Unknown storage "${String(storage)}".`);
+  const state = new EmulatorState({ storage, sessionTtlMs, autoCreateBuckets: options.autoCreateBuckets ?? false, now: Date.now });
+  for (const name of options.buckets ?? []) createBucket(state, name);
+
+  const abort = new AbortController();
+  const sockets = new Set<Socket>();
+  const log = options.logger ?? ((): void => undefined);
+  let fallbackBaseUrl = "";
+  const server: Server = createServer({ keepAlive: true }, (req, res) => {
+    const ex = new Exchange(req, res, { latencyMs, signal: abort.signal, fallbackBaseUrl, log });
+    route(ex, state).catch((error: unknown) => {
+      if (isAbort(error)) {
+        req.socket.destroy();
+        return;
+      }
+      log(`internal error: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+      if (!res.headersSent && !ex.answered) {
+        void ex.error(500, "internalError", "Emulator internal error.").catch(() => req.socket.destroy());
+      } else req.socket.destroy();
+    });
+  });
+  // Multi-GiB single requests and long-lived keep-alive sockets are normal here.
+  server.requestTimeout = 0;
+  server.keepAliveTimeout = 65_000;
+  server.on("connection", (socket: Socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+  });
+  server.on("clientError", (_error, socket) => socket.destroy());
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  const port = typeof address === "object" && address !== null ? address.port : 0;
+  const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  fallbackBaseUrl = url;
+
+  let stopping: Promise<void> | undefined;
+  const retryTests: RetryTestsApi = {
+    registerFaults: (instructions, registerOptions) => state.retryTests.register(instructions, registerOptions?.id).id,
+    getRetryTest: (id) => state.retryTests.get(id),
+    deleteRetryTest: (id) => state.retryTests.delete(id),
+  };
+  return {
+    url,
+    host,
+    port,
+    retryTests,
+    ...retryTests,
+    createBucket: (name) => createBucket(state, name),
+    getObject: (bucket, name) => {
+      const object = state.object(bucket, name);
+      return object ? publicObject(object, url) : undefined;
+    },
+    listObjects: (bucket) =>
+      [...(state.buckets.get(bucket)?.objects.values() ?? [])]
+        .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+        .map((object) => publicObject(object, url)),
+    getUploadSession: (sessionUriOrUploadId) => {
+      const id = /[?&]upload_id=([^&]+)/.exec(sessionUriOrUploadId)?.[1] ?? sessionUriOrUploadId;
+      const lookup = state.session(decodeURIComponent(id));
+      if (!lookup.found) return undefined;
+      const { bucket, name, data, state: sessionState } = lookup.session;
+      return { bucket, name, persisted: data.size, state: sessionState };
+    },
+    stop: () => {
+      stopping ??= new Promise<void>((resolve) => {
+        abort.abort();
+        server.close(() => resolve());
+        server.closeAllConnections();
+        for (const socket of sockets) socket.destroy();
+      });
+      return stopping;
+    },
+  };
+}
+
+function createBucket(state: EmulatorState, name: string): void {
+  const problem = bucketNameProblem(name);
+  if (problem) throw new RangeError(problem);
+  state.createBucket(name);
+}
+
+function publicObject(object: StoredObject, url: string): EmulatorObject {
+  const view: EmulatorObject = {
+    bucket: object.bucket,
+    name: object.name,
+    size: object.size,
+    crc32c: object.crc32c,
+    md5Hash: object.md5Hash,
+    generation: object.generation,
+    metageneration: object.metageneration,
+    contentType: object.contentType,
+    metadata: { ...object.meta.metadata },
+    timeCreated: object.timeCreated,
+    resource: objectResource(object, url),
+  };
+  if (!object.chunks) return view;
+  const bytes = Buffer.concat(object.chunks);
+  return { ...view, data: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length) };
+}

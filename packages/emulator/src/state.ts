@@ -1,0 +1,86 @@
+/**
+ * Everything the server holds: buckets, sessions, retry tests, and the few choices made at start.
+ * No sockets and no timers here; session expiry is checked when a session is looked up.
+ */
+import { randomBytes } from "node:crypto";
+import { RetryTests } from "./faults.js";
+import type { Bucket, StoredObject, UploadSession } from "./store.js";
+
+/** The options the state needs. */
+export interface StateOptions {
+  readonly storage: "memory" | "discard";
+  readonly sessionTtlMs: number;
+  readonly autoCreateBuckets: boolean;
+  readonly now: () => number;
+}
+
+/** Result of looking a session up: expired sessions are forgotten and reported as such. */
+export type SessionLookup = { found: true; session: UploadSession } | { found: false; expired: boolean };
+
+/** The emulator's data. */
+export class EmulatorState {
+  readonly buckets = new Map<string, Bucket>();
+  readonly sessions = new Map<string, UploadSession>();
+  readonly retryTests = new RetryTests(() => randomId(16));
+  #lastGeneration = 0;
+
+  constructor(readonly options: StateOptions) {}
+
+  /** Whether bytes are kept (memory) or only counted and hashed (discard). */
+  get keepBytes(): boolean {
+    return this.options.storage === "memory";
+  }
+
+  /** Creates a bucket; false if it existed. Name validity is the caller's business. */
+  createBucket(name: string): boolean {
+    if (this.buckets.has(name)) return false;
+    this.buckets.set(name, { name, timeCreated: new Date(this.options.now()).toISOString(), objects: new Map() });
+    return true;
+  }
+
+  /** A bucket, created on the fly when `autoCreateBuckets` is on. */
+  bucket(name: string): Bucket | undefined {
+    if (!this.buckets.has(name) && this.options.autoCreateBuckets) this.createBucket(name);
+    return this.buckets.get(name);
+  }
+
+  /** The live object, if any. */
+  object(bucket: string, name: string): StoredObject | undefined {
+    return this.buckets.get(bucket)?.objects.get(name);
+  }
+
+  /**
+   * A new generation: GCS uses microseconds since the epoch, strictly increasing per object; we keep it
+   * strictly increasing across the whole emulator.
+   */
+  nextGeneration(): string {
+    this.#lastGeneration = Math.max(this.#lastGeneration + 1, this.options.now() * 1000);
+    return String(this.#lastGeneration);
+  }
+
+  /** Looks a session up by upload id, forgetting it if its time to live has passed. */
+  session(uploadId: string): SessionLookup {
+    const session = this.sessions.get(uploadId);
+    if (!session) return { found: false, expired: false };
+    if (this.#expired(session)) {
+      this.sessions.delete(uploadId);
+      return { found: false, expired: true };
+    }
+    return { found: true, session };
+  }
+
+  /** Registers a new session, sweeping expired ones first so memory does not grow with old sessions. */
+  addSession(session: UploadSession): void {
+    for (const [id, old] of this.sessions) if (this.#expired(old)) this.sessions.delete(id);
+    this.sessions.set(session.uploadId, session);
+  }
+
+  #expired(session: UploadSession): boolean {
+    return this.options.now() - session.createdAt >= this.options.sessionTtlMs;
+  }
+}
+
+/** A random URL-safe id of `bytes` random bytes. */
+export function randomId(bytes: number): string {
+  return randomBytes(bytes).toString("base64url");
+}
