@@ -170,6 +170,12 @@ export class Exchange {
     return "complete";
   }
 
+  /** Logs that the client went away mid-body (nothing is answered: there is nobody to answer). */
+  noteCut(detail: string): void {
+    this.#answered = true;
+    this.context.log(`${this.method} ${redact(this.req.url ?? "")} -> cut by client${this.#faultSuffix()} (${detail})`);
+  }
+
   /** Resets the connection (TCP RST) without a response. */
   reset(): void {
     this.#answered = true;

@@ -352,6 +352,7 @@ export async function putToSession(ex: Exchange, state: EmulatorState, target: S
   const ingest = new Ingest(session, token, range.first, cap);
   const outcome = await ex.streamBody((chunk) => ingest.write(chunk));
   // A cut or reset body keeps the whole blocks already persisted; the partial block is dropped.
+  if (outcome === "cut") ex.noteCut(`persisted ${session.data.size}`);
   if (outcome !== "complete") return;
   if (ex.bodyLength !== length) {
     session.data.restore(snapshot);
