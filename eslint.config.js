@@ -22,7 +22,8 @@ export default tseslint.config(
   {
     // Core is sans-IO: time, randomness and I/O reach it only through its inputs.
     files: ["packages/core/src/**/*.ts"],
-    ignores: ["packages/core/src/**/*.test.ts", "packages/core/src/test-support/**"],
+    // test-support is published (`@resumable-gcs/core/test`) and must run anywhere core runs: pure too.
+    ignores: ["packages/core/src/**/*.test.ts", "packages/core/src/**/*.test-utils.ts"],
     rules: {
       "no-restricted-globals": [
         "error",

@@ -1,4 +1,64 @@
 /**
- * The npm name of this package, for user agents and diagnostics.
+ * @resumable-gcs/core: the sans-IO resumable-upload engine for Google Cloud Storage.
+ *
+ * Every public export is named here, grouped as the design groups them: the machine and its
+ * actions/events, the driver, options, checkpoints, errors, and the interfaces adapters implement
+ * (transport, clock, checksums). Test helpers live at `@resumable-gcs/core/test`.
  */
+
+/** The npm name of this package, for user agents and diagnostics. */
 export const packageName = "@resumable-gcs/core";
+
+export {
+  UploadMachine,
+  type Action,
+  type CancelledAction,
+  type DoneAction,
+  type FailedAction,
+  type InFlightAction,
+  type MachineState,
+  type NeedDataAction,
+  type RequestPurpose,
+  type SendAction,
+  type TransportErrorKind,
+  type TransportFailure,
+  type UploadAction,
+  type UploadEvent,
+  type WaitAction,
+} from "./machine.js";
+export { UploadDriver, type UploadDriverOptions } from "./driver.js";
+export { SimpleAbortController, SimpleAbortSignal } from "./abort.js";
+export { ByteQueue } from "./byte-queue.js";
+export {
+  CHUNK_GRANULARITY,
+  DEFAULT_CHUNK_SIZE,
+  DEFAULT_ENDPOINT,
+  type ChecksumMode,
+  type EncryptionKey,
+  type GenerationNumber,
+  type JsonApiTarget,
+  type ObjectMetadata,
+  type PredefinedAcl,
+  type RetryOptions,
+  type SessionTarget,
+  type SignedUrlTarget,
+  type UploadOptions,
+  type UploadTarget,
+} from "./options.js";
+export { bucketNameProblem, objectNameProblem } from "./resolve-options.js";
+export { CHECKPOINT_VERSION, parseCheckpoint, type Checkpoint } from "./checkpoint.js";
+export {
+  UploadError,
+  UsageError,
+  ValidationError,
+  redactSessionUri,
+  redactUploadId,
+  uploadErrorCodes,
+  type UploadErrorCode,
+  type UploadErrorOptions,
+} from "./errors.js";
+export type { ObjectResource } from "./protocol.js";
+export type { AbortSignalLike, HttpMethod, Transport, TransportRequest, TransportResponse, TransportSendOptions } from "./transport.js";
+export type { Clock, RandomSource } from "./clock.js";
+export type { Checksum, ChecksumProvider, Crc32cChecksum } from "./checksum.js";
+export { encodeBase64, decodeBase64 } from "./base64.js";

@@ -1,0 +1,388 @@
+/**
+ * The one async loop every adapter shares (Node Writable, web WritableStream, async iterable).
+ *
+ * It runs an {@link UploadMachine} with an injected {@link Transport} and {@link Clock}: poll → act →
+ * report → poll. It does no I/O and reads no time of its own, so core stays pure; what each runtime
+ * differs in (HTTP client, timers, checksums) arrives through those interfaces.
+ *
+ * Rules:
+ * - `send` actions go to the transport with a fresh abort signal and a stall timer of the action's
+ *   `idleTimeoutMs`, re-armed on every upload-progress callback; on expiry the request is aborted
+ *   and reported as a `timeout`.
+ * - `wait` actions become one clock timer; `need-data` resolves pending writes.
+ * - Events are drained after every input and handed to `onEvent` in order.
+ * - Every promise it hands out is marked handled: ignoring one never produces an unhandled
+ *   rejection. Once the upload is finished no timer is left behind.
+ */
+import { SimpleAbortController } from "./abort.js";
+import type { Checkpoint } from "./checkpoint.js";
+import type { Clock } from "./clock.js";
+import { UploadError, ValidationError } from "./errors.js";
+import { UploadMachine, type RequestPurpose, type SendAction, type TransportErrorKind, type UploadAction, type UploadEvent } from "./machine.js";
+import type { ObjectResource } from "./protocol.js";
+import type { Transport, TransportResponse } from "./transport.js";
+
+/** What the driver runs on. */
+export interface UploadDriverOptions {
+  /** The machine to drive (fresh, or restored from a checkpoint). */
+  readonly machine: UploadMachine;
+  /** Performs the HTTP exchanges. */
+  readonly transport: Transport;
+  /** Time and timers. */
+  readonly clock: Clock;
+  /**
+   * Receives every machine event in order (`session`: save the checkpoint; `progress`; `retry`; …).
+   * If it throws, the upload is aborted with that error as the cause.
+   */
+  readonly onEvent?: (event: UploadEvent) => void;
+}
+
+interface Outstanding {
+  readonly id: number;
+  readonly purpose: RequestPurpose;
+  readonly idleTimeoutMs: number;
+  readonly controller: SimpleAbortController;
+  stopStall: (() => void) | undefined;
+  timedOut: boolean;
+  abortedByCaller: boolean;
+}
+
+interface Waiter {
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
+const transportKinds: ReadonlySet<unknown> = new Set<TransportErrorKind>(["network", "timeout", "aborted", "truncated"]);
+
+/**
+ * A rejected promise for something caught. Whatever was thrown is passed on as is: core's own
+ * throws are always UploadErrors, and a transport's are kept unchanged as the `cause`.
+ */
+function rejected<T>(reason: unknown): Promise<T> {
+  // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passed through untouched on purpose
+  return Promise.reject(reason);
+}
+
+/** Marks a promise handled (the caller still sees its rejection when it awaits it) and returns it. */
+function handled<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => undefined);
+  return promise;
+}
+
+/**
+ * Runs an upload: feed it with `write`/`end`, await `done`.
+ *
+ * @example
+ * ```ts
+ * const driver = new UploadDriver({ machine: new UploadMachine(options), transport, clock, onEvent });
+ * for await (const bytes of source) await driver.write(bytes); // resolves when the machine wants more
+ * const object = await driver.end();
+ * ```
+ */
+export class UploadDriver {
+  /** Resolves with the final object; rejects with the {@link UploadError} that ended the upload. */
+  readonly done: Promise<ObjectResource>;
+  /** The machine being driven (for getters such as `bytesPersisted`). */
+  readonly machine: UploadMachine;
+
+  readonly #transport: Transport;
+  readonly #clock: Clock;
+  readonly #onEvent: ((event: UploadEvent) => void) | undefined;
+  #resolveDone!: (object: ObjectResource) => void;
+  #rejectDone!: (error: UploadError) => void;
+  #outstanding: Outstanding | undefined;
+  #wait: { readonly until: number; readonly cancel: () => void } | undefined;
+  #writers: Waiter[] = [];
+  #finishers: (() => void)[] = [];
+  #finished = false;
+  #pumping = false;
+  #again = false;
+
+  /**
+   * The loop starts on the next microtask, so listeners attached right after construction see every
+   * event, including the first `session`.
+   *
+   * @throws ValidationError when an option is missing or of the wrong shape.
+   */
+  constructor(options: UploadDriverOptions) {
+    if (!(options?.machine instanceof UploadMachine)) throw new ValidationError("machine", "expected an UploadMachine");
+    if (typeof options.transport?.send !== "function") throw new ValidationError("transport", "expected a Transport with a send() method");
+    if (typeof options.clock?.now !== "function" || typeof options.clock.setTimer !== "function") {
+      throw new ValidationError("clock", "expected a Clock with now() and setTimer()");
+    }
+    if (options.onEvent !== undefined && typeof options.onEvent !== "function") throw new ValidationError("onEvent", "expected a function");
+    this.machine = options.machine;
+    this.#transport = options.transport;
+    this.#clock = options.clock;
+    this.#onEvent = options.onEvent;
+    this.done = handled(
+      new Promise<ObjectResource>((resolve, reject) => {
+        this.#resolveDone = resolve;
+        this.#rejectDone = reject;
+      }),
+    );
+    void Promise.resolve().then(() => this.#pump());
+  }
+
+  /**
+   * Hands bytes to the upload (by reference: do not modify them until the upload is done). Resolves
+   * when the machine wants more data (backpressure); rejects with the upload's error if it failed,
+   * or with a {@link UsageError}/{@link ValidationError} for misuse.
+   */
+  write(bytes: Uint8Array): Promise<void> {
+    const machine = this.machine;
+    if (machine.isFinished && machine.state !== "done" && machine.error !== undefined) return handled(Promise.reject(machine.error));
+    try {
+      machine.write(bytes);
+    } catch (error) {
+      return handled(rejected(error));
+    }
+    this.#pump();
+    if (machine.isFinished) {
+      return machine.error === undefined ? Promise.resolve() : handled(Promise.reject(machine.error));
+    }
+    if (machine.wantsData) return Promise.resolve();
+    return handled(new Promise<void>((resolve, reject) => this.#writers.push({ resolve, reject })));
+  }
+
+  /** Ends the data; resolves with the final object (the same promise as `done`). */
+  end(): Promise<ObjectResource> {
+    if (this.machine.isFinished) return this.done;
+    try {
+      this.machine.end();
+    } catch (error) {
+      return handled(rejected(error));
+    }
+    // No more writes are possible: backpressure is moot.
+    this.#settleWriters(undefined);
+    this.#pump();
+    return this.done;
+  }
+
+  /**
+   * Cancels: aborts the request in flight, deletes the session, and resolves once the upload is
+   * finished (normally `cancelled`; `done` if the object was already final). Never rejects.
+   */
+  cancel(): Promise<void> {
+    if (!this.machine.isFinished) {
+      this.machine.cancel();
+      const outstanding = this.#outstanding;
+      if (outstanding !== undefined && outstanding.purpose !== "cancel") {
+        outstanding.abortedByCaller = true;
+        outstanding.controller.abort(new UploadError("cancelled", "request aborted: the upload is being cancelled"));
+      }
+    }
+    this.#pump();
+    if (this.#finished) return Promise.resolve();
+    return new Promise<void>((resolve) => this.#finishers.push(resolve));
+  }
+
+  /**
+   * Stops at once without deleting the session (resume later from `checkpoint()`): aborts the
+   * request in flight; `done` and pending writes reject with code `aborted`.
+   */
+  abort(reason?: unknown): void {
+    if (this.machine.isFinished) return;
+    this.machine.abort(reason);
+    const outstanding = this.#outstanding;
+    if (outstanding !== undefined) {
+      outstanding.abortedByCaller = true;
+      outstanding.stopStall?.();
+      outstanding.stopStall = undefined;
+      outstanding.controller.abort(this.machine.error);
+    }
+    this.#pump();
+  }
+
+  /** The machine's checkpoint (see {@link UploadMachine.checkpoint}). */
+  checkpoint(): Checkpoint | undefined {
+    return this.machine.checkpoint();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  /** Runs poll → act until the machine waits on something outside; re-entrant calls coalesce. */
+  #pump(): void {
+    if (this.#pumping) {
+      this.#again = true;
+      return;
+    }
+    this.#pumping = true;
+    try {
+      do {
+        this.#again = false;
+        this.#step();
+      } while (this.#again);
+    } catch (error) {
+      // Only a bug (ours or an injected dependency's) lands here: fail the upload loudly rather
+      // than leave the caller waiting forever.
+      if (!this.machine.isFinished) this.machine.abort(error);
+      this.#pumping = false;
+      this.#step();
+      return;
+    }
+    this.#pumping = false;
+  }
+
+  #step(): void {
+    if (this.#finished) return;
+    const now = this.#clock.now();
+    const action = this.machine.poll(now);
+    this.#drainEvents();
+    if (this.#again) return; // an event handler aborted the upload: poll again
+    switch (action.type) {
+      case "send":
+        this.#clearWait();
+        this.#startSend(action);
+        break;
+      case "wait":
+        if (this.#wait?.until !== action.until) {
+          this.#clearWait();
+          const cancel = this.#clock.setTimer(() => {
+            this.#wait = undefined;
+            this.#pump();
+          }, Math.max(0, action.until - now));
+          this.#wait = { until: action.until, cancel };
+        }
+        break;
+      case "need-data":
+      case "in-flight":
+        this.#clearWait();
+        break;
+      case "done":
+      case "failed":
+      case "cancelled":
+        this.#finish(action);
+        return;
+    }
+    if (this.machine.wantsData) this.#settleWriters(undefined);
+  }
+
+  #drainEvents(): void {
+    for (let event = this.machine.pollEvent(); event !== undefined; event = this.machine.pollEvent()) {
+      if (this.#onEvent === undefined) continue;
+      try {
+        this.#onEvent(event);
+      } catch (error) {
+        if (!this.machine.isFinished) {
+          this.machine.abort(error);
+          this.#abortOutstanding(this.machine.error);
+          this.#again = true;
+        }
+      }
+    }
+  }
+
+  #startSend(action: SendAction): void {
+    const outstanding: Outstanding = {
+      id: action.id,
+      purpose: action.purpose,
+      idleTimeoutMs: action.idleTimeoutMs,
+      controller: new SimpleAbortController(),
+      stopStall: undefined,
+      timedOut: false,
+      abortedByCaller: false,
+    };
+    this.#outstanding = outstanding;
+    this.#armStall(outstanding);
+    let sent: Promise<TransportResponse>;
+    try {
+      sent = Promise.resolve(
+        this.#transport.send(action.request, {
+          signal: outstanding.controller.signal,
+          onUploadProgress: () => {
+            if (this.#outstanding === outstanding && !outstanding.timedOut && !outstanding.abortedByCaller) this.#armStall(outstanding);
+          },
+        }),
+      );
+    } catch (error) {
+      sent = rejected(error);
+    }
+    sent.then(
+      (response) => this.#settled(outstanding, { response }),
+      (error: unknown) => this.#settled(outstanding, { error }),
+    );
+  }
+
+  /** (Re)starts the stall timer: no progress for `idleTimeoutMs` aborts the request as a timeout. */
+  #armStall(outstanding: Outstanding): void {
+    outstanding.stopStall?.();
+    outstanding.stopStall = this.#clock.setTimer(() => {
+      outstanding.stopStall = undefined;
+      if (this.#outstanding !== outstanding) return;
+      outstanding.timedOut = true;
+      outstanding.controller.abort(new UploadError("transient", `request stalled: no progress for ${outstanding.idleTimeoutMs} ms`));
+    }, outstanding.idleTimeoutMs);
+  }
+
+  #settled(outstanding: Outstanding, outcome: { response: TransportResponse } | { error: unknown }): void {
+    outstanding.stopStall?.();
+    outstanding.stopStall = undefined;
+    if (this.#outstanding === outstanding) this.#outstanding = undefined;
+    const now = this.#clock.now();
+    try {
+      if ("response" in outcome) {
+        this.machine.onResponse(outstanding.id, outcome.response, now);
+      } else {
+        this.machine.onError(outstanding.id, { kind: this.#kindOf(outstanding, outcome.error), cause: outcome.error }, now);
+      }
+    } catch (error) {
+      // A malformed response from the transport (or a bug): end the upload with it as the cause.
+      if (!this.machine.isFinished) this.machine.abort(error);
+    }
+    this.#pump();
+  }
+
+  #kindOf(outstanding: Outstanding, error: unknown): TransportErrorKind {
+    if (outstanding.timedOut) return "timeout";
+    if (outstanding.abortedByCaller) return "aborted";
+    // A transport may say what happened by giving its rejection a `kind` (e.g. "truncated").
+    const kind = typeof error === "object" && error !== null ? (error as { kind?: unknown }).kind : undefined;
+    return transportKinds.has(kind) ? (kind as TransportErrorKind) : "network";
+  }
+
+  #abortOutstanding(reason: unknown): void {
+    const outstanding = this.#outstanding;
+    if (outstanding === undefined) return;
+    outstanding.abortedByCaller = true;
+    outstanding.stopStall?.();
+    outstanding.stopStall = undefined;
+    outstanding.controller.abort(reason);
+  }
+
+  #clearWait(): void {
+    if (this.#wait !== undefined) {
+      this.#wait.cancel();
+      this.#wait = undefined;
+    }
+  }
+
+  #settleWriters(error: unknown): void {
+    if (this.#writers.length === 0) return;
+    const writers = this.#writers;
+    this.#writers = [];
+    for (const writer of writers) {
+      if (error === undefined) writer.resolve();
+      else writer.reject(error);
+    }
+  }
+
+  #finish(action: Extract<UploadAction, { type: "done" | "failed" | "cancelled" }>): void {
+    this.#finished = true;
+    this.#clearWait();
+    // A request the machine abandoned (abort, failure while in flight) is told to stop; its late
+    // outcome is still reported to the machine, which ignores it.
+    this.#abortOutstanding(this.machine.error);
+    if (action.type === "done") {
+      this.#settleWriters(undefined);
+      this.#resolveDone(action.object);
+    } else {
+      const error = action.type === "failed" ? action.error : this.machine.error!;
+      this.#settleWriters(error);
+      this.#rejectDone(error);
+    }
+    const finishers = this.#finishers;
+    this.#finishers = [];
+    for (const finish of finishers) finish();
+  }
+}
