@@ -27,7 +27,6 @@ import type { Fault } from "./faults.js";
 import type { EmulatorState } from "./state.js";
 import { randomId } from "./state.js";
 import {
-  encodeObjectName,
   etagOf,
   objectNameProblem,
   objectResource,

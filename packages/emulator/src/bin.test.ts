@@ -1,0 +1,52 @@
+import { execFileSync, spawn } from "node:child_process";
+import { once } from "node:events";
+import { fileURLToPath } from "node:url";
+import { beforeAll, describe, expect, it } from "vitest";
+import { http, putChunk, startSession } from "./test-support/raw-http.js";
+
+const packageDir = fileURLToPath(new URL("..", import.meta.url));
+const bin = fileURLToPath(new URL("../dist/bin.js", import.meta.url));
+
+beforeAll(() => {
+  // The bin runs from dist/: build it so the test never runs a stale copy.
+  execFileSync(process.execPath, [fileURLToPath(import.meta.resolve("typescript/bin/tsc")), "-p", "tsconfig.build.json"], { cwd: packageDir });
+}, 60_000);
+
+describe("gcs-emulator bin", () => {
+  it("prints its URL, serves uploads, and stops cleanly on SIGTERM", async () => {
+    const child = spawn(process.execPath, [bin, "--port", "0", "--bucket", "bin-bucket", "--storage", "discard", "--latency-ms", "1"], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let out = "";
+        child.stdout.on("data", (chunk: Buffer) => {
+          out += chunk.toString();
+          const line = out.split("\n")[0];
+          if (out.includes("\n") && line) resolve(line);
+        });
+        child.once("exit", (code) => reject(new Error(`exited early with ${code}`)));
+      });
+      expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      const session = await startSession(url, "from-bin", { bucket: "bin-bucket" });
+      const done = await putChunk(session, 0, Buffer.from("hello"), 5);
+      expect(done.ok && done.json()).toMatchObject({ size: "5", bucket: "bin-bucket" });
+      expect((await http(`${url}/storage/v1/b/bin-bucket`)).status).toBe(200);
+      const exited = once(child, "exit");
+      child.kill("SIGTERM");
+      const [code] = (await exited) as [number | null];
+      expect(code).toBe(0);
+    } finally {
+      if (child.exitCode === null) child.kill("SIGKILL");
+    }
+  });
+
+  it("prints usage and exits 2 on a bad flag", async () => {
+    const child = spawn(process.execPath, [bin, "--storage", "tape"], { stdio: ["ignore", "pipe", "pipe"] });
+    let err = "";
+    child.stderr.on("data", (chunk: Buffer) => (err += chunk.toString()));
+    const [code] = (await once(child, "exit")) as [number | null];
+    expect(code).toBe(2);
+    expect(err).toContain("Usage: gcs-emulator");
+  });
+});
