@@ -57,7 +57,7 @@ export interface EmulatorObject {
 export interface EmulatorUploadSession {
   readonly bucket: string;
   readonly name: string;
-  /** Bytes persisted (0 once the object is final: the bytes belong to the object). */
+  /** Bytes persisted (the object's size once final). */
   readonly persisted: number;
   readonly state: "open" | "final";
 }
@@ -175,8 +175,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       const id = /[?&]upload_id=([^&]+)/.exec(sessionUriOrUploadId)?.[1] ?? sessionUriOrUploadId;
       const lookup = state.session(decodeURIComponent(id));
       if (!lookup.found) return undefined;
-      const { bucket, name, data, state: sessionState } = lookup.session;
-      return { bucket, name, persisted: data.size, state: sessionState };
+      const { bucket, name, data, object, state: sessionState } = lookup.session;
+      return { bucket, name, persisted: object?.size ?? data.size, state: sessionState };
     },
     stop: () => {
       stopping ??= new Promise<void>((resolve) => {

@@ -275,6 +275,18 @@ describe("broken streams", () => {
     expect((await http(media, { headers: { "x-retry-test-id": id } })).body).toEqual(data);
   });
 
+  it("-after-NK faults on downloads: a status after the (empty) request body, a reset likewise", async () => {
+    const name = fresh();
+    await putChunk(await startSession(em.url, name), 0, Buffer.from("abc"), 3);
+    const id = await register({ "storage.objects.get": ["return-504-after-0K", "return-reset-connection-after-1K", "stall-for-200ms-after-0K"] });
+    const media = `${em.url}/storage/v1/b/bkt/o/${name}?alt=media`;
+    expect((await http(media, { headers: { "x-retry-test-id": id } })).status).toBe(504);
+    expect((await exchange(media, { headers: { "x-retry-test-id": id } })).ok).toBe(false);
+    const started = Date.now();
+    expect((await http(media, { headers: { "x-retry-test-id": id } })).text).toBe("abc");
+    expect(Date.now() - started).toBeGreaterThanOrEqual(190);
+  });
+
   it("storage.buckets.get faults apply to bucket metadata", async () => {
     const id = await register({ "storage.buckets.get": ["return-500", "return-reset-connection"] });
     expect((await http(`${em.url}/storage/v1/b/bkt`, { headers: { "x-retry-test-id": id } })).status).toBe(500);

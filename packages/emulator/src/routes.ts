@@ -140,6 +140,13 @@ async function enter(ex: Exchange, state: EmulatorState, operation: OperationNam
       ex.cutResponse(fault);
       return fault;
     case "status-after":
+      // Only a chunk upload persists part of its body first; elsewhere: read the body, then fail.
+      if (operation !== "storage.objects.insert") {
+        await ex.drain();
+        await failWith(ex, fault.status);
+        return "answered";
+      }
+      return fault;
     case "short-ack":
       return fault;
   }
