@@ -180,7 +180,7 @@ export class Exchange {
   reset(): void {
     this.#answered = true;
     this.context.log(`${this.method} ${redact(this.req.url ?? "")} -> reset${this.#faultSuffix()}`);
-    this.req.socket.resetAndDestroy();
+    if (!this.req.socket.destroyed) this.req.socket.resetAndDestroy();
   }
 
   /** Sends a response: body drained first, then the latency option, CORS, and any response-side fault. */
