@@ -121,6 +121,13 @@ describe("XML API start (signed URL)", () => {
     expect((await http(String(cancelled.headers.location), { method: "DELETE" })).status).toBe(499);
   });
 
+  it("honours x-goog-if-generation-match", async () => {
+    const name = fresh();
+    await putChunk(await startSession(em.url, name), 0, Buffer.from("x"), 1);
+    const start = await http(`${em.url}/bkt/${name}`, { method: "POST", headers: { "x-goog-resumable": "start", "x-goog-if-generation-match": "0" } });
+    expect(start.status).toBe(412);
+  });
+
   it("refuses a POST without x-goog-resumable: start", async () => {
     expect((await http(`${em.url}/bkt/plain`, { method: "POST", body: "x" })).status).toBe(400);
   });
@@ -227,6 +234,30 @@ describe("connections and timing", () => {
     } finally {
       agent.destroy();
     }
+  });
+
+  it("answers Expect: 100-continue before the client sends the body", async () => {
+    const session = await startSession(em.url, fresh());
+    const { request } = await import("node:http");
+    const status = await new Promise<{ status: number; range: unknown; continued: boolean }>((resolve, reject) => {
+      let continued = false;
+      const req = request(session, {
+        method: "PUT",
+        agent: false,
+        headers: { Expect: "100-continue", "Content-Range": `bytes 0-${KIB256 - 1}/*`, "Content-Length": String(KIB256) },
+      });
+      req.on("continue", () => {
+        continued = true;
+        req.end(bytes(KIB256));
+      });
+      req.on("response", (res) => {
+        res.resume();
+        resolve({ status: res.statusCode ?? 0, range: res.headers.range, continued });
+      });
+      req.on("error", reject);
+      req.flushHeaders();
+    });
+    expect(status).toEqual({ status: 308, range: `bytes=0-${KIB256 - 1}`, continued: true });
   });
 
   it("delays every response by latencyMs", async () => {

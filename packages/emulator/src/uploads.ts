@@ -43,6 +43,12 @@ export const BLOCK = 256 * 1024;
 /** Largest session-start body read (the object resource JSON). */
 const MAX_START_BODY = 1024 * 1024;
 
+/** The XML API spells two of the conditions as headers. */
+const XML_CONDITION_HEADERS: Readonly<Record<string, string>> = {
+  ifGenerationMatch: "x-goog-if-generation-match",
+  ifMetagenerationMatch: "x-goog-if-metageneration-match",
+};
+
 /** How a chunk request's fault (if any) shapes what it persists and answers. */
 type ChunkFault = Fault | undefined;
 
@@ -120,9 +126,7 @@ export async function startXmlUpload(ex: Exchange, state: EmulatorState, bucketN
     const value = ex.header(header);
     if (value !== undefined) meta[field] = value;
   }
-  const preconditions = preconditionsFrom(
-    (param) => ex.query.get(param) ?? ex.header(`x-goog-if-${param.slice(2).replace(/([A-Z])/g, "-$1").toLowerCase().slice(1)}`),
-  );
+  const preconditions = preconditionsFrom((param) => ex.query.get(param) ?? ex.header(XML_CONDITION_HEADERS[param] ?? ""));
   return openSession(ex, state, { api: "xml", bucketName, name, meta, declared: {}, preconditions });
 }
 
