@@ -168,6 +168,18 @@ describe("return-short-ack-NK", () => {
     expect(response.headers?.range).toBe(`bytes=0-${KIB256 - 1}`);
   });
 
+  it("counts N KiB of new bytes when the chunk starts below the persisted offset", async () => {
+    const data = bytes(4 * KIB256);
+    const session = await startSession(em.url, fresh());
+    await putChunk(session, 0, data.subarray(0, KIB256), "*");
+    const id = await insert("return-short-ack-256K", "return-503-after-256K");
+    const resend = await putChunk(session, 0, data.subarray(0, 3 * KIB256), "*", { "x-retry-test-id": id });
+    expect(resend.headers?.range).toBe(`bytes=0-${2 * KIB256 - 1}`);
+    const again = await putChunk(session, KIB256, data.subarray(KIB256), "*", { "x-retry-test-id": id });
+    expect(again.ok && again.status).toBe(503);
+    expect(persistedOf(await query(session))).toBe(3 * KIB256);
+  });
+
   it("turns a final chunk into a 308 the client must resume from", async () => {
     const data = bytes(3 * KIB256 + 7);
     const name = fresh();

@@ -10,14 +10,15 @@
  * - One exception keeps the final-chunk instruction usable without counting requests: while
  *   `return-broken-stream-final-chunk-after-<N>B` heads a list, requests that do not end the upload pass
  *   through untouched and leave it in place; the request that ends the upload consumes it.
- * - `<N>K` is N KiB (N x 1024 bytes) of the request body as sent; `<N>B` is N bytes of the response body.
+ * - `<N>K` is N KiB (N x 1024 bytes): of the request body as sent for triggers (reset-after, stall), of
+ *   the request's new bytes for what is kept (status-after, short-ack); `<N>B` is N bytes of the response body.
  */
 
 /** What one instruction makes the server do, parsed from its text. */
 export type Fault =
   /** Answer this status with a JSON error; persist nothing from the request. */
   | { readonly kind: "status"; readonly status: number }
-  /** Read the body, persist what arrived within its first `afterBytes` (256 KiB-aligned), answer `status`. */
+  /** Read the body, persist up to `afterBytes` of its new bytes (256 KiB-aligned), answer `status`. */
   | { readonly kind: "status-after"; readonly status: number; readonly afterBytes: number }
   /** Reset the connection at once, without a response; persist nothing. */
   | { readonly kind: "reset" }
@@ -31,7 +32,7 @@ export type Fault =
   | { readonly kind: "broken-stream-after"; readonly afterBytes: number }
   /** On the request that ends an upload: commit the object, send headers and `afterBytes` of the body, close. */
   | { readonly kind: "broken-final"; readonly afterBytes: number }
-  /** Persist only `bytes` of the body (256 KiB-aligned) and answer 308 with that `Range`. */
+  /** Persist only `bytes` of the body's new bytes (256 KiB-aligned) and answer 308 with that `Range`. */
   | { readonly kind: "short-ack"; readonly bytes: number };
 
 const KIB = 1024;

@@ -349,9 +349,9 @@ export async function putToSession(ex: Exchange, state: EmulatorState, target: S
   if (total !== undefined) session.statedTotal = total;
 
   const snapshot = session.data.snapshot();
-  // Faults that keep only the first N KiB of the body (aligned down) cap what may be persisted.
+  // Faults that keep only N KiB of the request's new bytes (aligned down) cap what may be persisted.
   const capped = fault?.kind === "status-after" || fault?.kind === "short-ack";
-  const cap = capped ? alignDown(range.first + (fault.kind === "short-ack" ? fault.bytes : fault.afterBytes)) : Number.POSITIVE_INFINITY;
+  const cap = capped ? persisted + alignDown(fault.kind === "short-ack" ? fault.bytes : fault.afterBytes) : Number.POSITIVE_INFINITY;
   const ingest = new Ingest(session, token, range.first, cap);
   const outcome = await ex.streamBody((chunk) => ingest.write(chunk));
   // A cut or reset body keeps the whole blocks already persisted; the partial block is dropped.
