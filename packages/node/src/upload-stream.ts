@@ -1,0 +1,331 @@
+import { Writable } from "node:stream";
+import { randomInt } from "node:crypto";
+import {
+  UploadDriver,
+  UploadError,
+  UploadMachine,
+  type Checkpoint,
+  type ObjectResource,
+  type Transport,
+  type UploadEvent,
+  type UploadOptions,
+} from "@resumable-gcs/core";
+import { GoogleAuth } from "google-auth-library";
+import type { CheckpointStore } from "./checkpoint-store.js";
+import { nodeChecksums } from "./checksums.js";
+import { resolveEndpoint, type EndpointOptions } from "./endpoint.js";
+import { createGaxiosTransport, type AuthHeaderSource } from "./gaxios-transport.js";
+import { createHttpTransport } from "./http-transport.js";
+import { nodeClock } from "./node-clock.js";
+import { USER_AGENT } from "./user-agent.js";
+
+/** The OAuth scope an upload needs. */
+export const STORAGE_SCOPE = "https://www.googleapis.com/auth/devstorage.read_write";
+
+/** Where the object goes, as the JSON API names it. */
+export interface NodeUploadTarget {
+  /** Bucket name (validated by core against GCS's naming rules). */
+  bucket: string;
+  /** Object name (validated by core). */
+  name: string;
+}
+
+/** Options for {@link createUploadStream}. Everything core takes, plus how Node reaches GCS. */
+export interface NodeUploadOptions extends EndpointOptions {
+  /** Bucket and object for a JSON API upload. Omit when `sessionUri` or `signedUrl` is given. */
+  bucket?: string;
+  /** Object name for a JSON API upload. */
+  name?: string;
+  /** Continue a session URI created elsewhere (e.g. by a server for this client). */
+  sessionUri?: string;
+  /** Start through a V4 signed URL (`x-goog-resumable: start`) instead of the JSON API. */
+  signedUrl?: string;
+  /** Object metadata and start options core understands (contentType, metadata, preconditions, ...). */
+  upload?: Partial<Omit<UploadOptions, "target" | "checksums" | "random">>;
+  /**
+   * Credentials: a google-auth-library `GoogleAuth` or `AuthClient` (anything with
+   * `getRequestHeaders`), or `false` for none. By default Application Default Credentials, except
+   * against a plain-http emulator, where no credentials are sent.
+   */
+  auth?: AuthHeaderSource | false;
+  /** Key file for the default `GoogleAuth` (ignored when `auth` is given). */
+  keyFilename?: string;
+  /** Explicit credentials for the default `GoogleAuth` (ignored when `auth` is given). */
+  credentials?: Record<string, unknown>;
+  /** Which HTTP stack carries the requests: gaxios (default), raw node:http, or your own Transport. */
+  transport?: "gaxios" | "http" | Transport;
+  /** Checksums sent on finalize and checked against the object: CRC32C by default. */
+  checksum?: "crc32c" | "md5" | "both" | "none";
+  /** A checkpoint to resume from (from a `session` event or a store). The source must start at `resumeOffset`. */
+  checkpoint?: unknown;
+  /** Where to keep checkpoints as the upload goes; nothing is written anywhere unless this is given. */
+  checkpointStore?: CheckpointStore;
+  /** Aborts the upload when it fires. */
+  signal?: AbortSignal;
+  /**
+   * What an abort (signal, `destroy()`, a source error) does to the session: `"cancel"` deletes it
+   * (default: nothing is left behind), `"keep"` leaves it resumable and saves the checkpoint.
+   */
+  onAbort?: "cancel" | "keep";
+  /** Bytes the Writable buffers before `write()` returns false; the chunk size by default. */
+  highWaterMark?: number;
+}
+
+/** Progress as the upload goes. `bytesPersisted` never decreases. */
+export interface UploadProgress {
+  /** Highest stream offset handed to the transport. */
+  bytesSent: number;
+  /** Bytes GCS has confirmed. */
+  bytesPersisted: number;
+}
+
+/** Payload of the `retry` event. */
+export interface UploadRetry {
+  /** Attempt number at this offset, from 1. */
+  attempt: number;
+  /** How long the upload waits before asking GCS where it stands. */
+  delayMs: number;
+  /** What went wrong. */
+  error: UploadError;
+}
+
+function invalid(message: string): UploadError {
+  return new UploadError("invalid-argument", message);
+}
+
+function buildTransport(options: NodeUploadOptions, sendAuth: boolean): Transport {
+  if (typeof options.transport === "object") return options.transport;
+  let auth: AuthHeaderSource | undefined;
+  if (options.auth === false || !sendAuth) auth = undefined;
+  else if (options.auth !== undefined) auth = options.auth;
+  else {
+    auth = new GoogleAuth({
+      scopes: [STORAGE_SCOPE],
+      ...(options.keyFilename === undefined ? {} : { keyFilename: options.keyFilename }),
+      ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
+    });
+  }
+  const common = { auth, userAgent: USER_AGENT };
+  return options.transport === "http" ? createHttpTransport(common) : createGaxiosTransport(common);
+}
+
+function checksumProvider(choice: NodeUploadOptions["checksum"]) {
+  switch (choice ?? "crc32c") {
+    case "crc32c":
+      return { checksums: { crc32c: nodeChecksums.crc32c }, checksum: "crc32c" as const };
+    case "md5":
+      return { checksums: { md5: nodeChecksums.md5 }, checksum: "md5" as const };
+    case "both":
+      return { checksums: nodeChecksums, checksum: "both" as const };
+    case "none":
+      return { checksums: {}, checksum: "none" as const };
+    default:
+      throw invalid(`checksum must be crc32c, md5, both or none, got ${JSON.stringify(choice)}`);
+  }
+}
+
+/** Core's options from the Node options; throws core's typed errors for bad input, before any I/O. */
+function machineFor(options: NodeUploadOptions): UploadMachine {
+  const endpoint = resolveEndpoint(options);
+  const { checksums, checksum } = checksumProvider(options.checksum);
+  let target: UploadOptions["target"];
+  const targets = [options.sessionUri, options.signedUrl, options.bucket ?? options.name].filter((t) => t !== undefined);
+  if (targets.length !== 1) throw invalid("give exactly one of { bucket, name }, sessionUri or signedUrl");
+  if (options.sessionUri !== undefined) target = { kind: "session", sessionUri: options.sessionUri };
+  else if (options.signedUrl !== undefined) target = { kind: "signed-url", url: options.signedUrl };
+  else {
+    if (options.bucket === undefined || options.name === undefined) throw invalid("a JSON API upload needs both bucket and name");
+    target = { kind: "json", bucket: options.bucket, name: options.name, endpoint: endpoint.url };
+  }
+  const random = (): number => randomInt(0, 2 ** 32) / 2 ** 32;
+  const machineOptions: UploadOptions = { ...options.upload, target, checksums, checksum, random } as UploadOptions;
+  return options.checkpoint === undefined
+    ? new UploadMachine(machineOptions)
+    : UploadMachine.restore(options.checkpoint, machineOptions);
+}
+
+/**
+ * A Writable that streams everything written to it into one GCS object over the resumable-upload
+ * protocol. `finish` fires only once the object is final and verified; `stream.object` then holds the
+ * object resource. Memory stays within about two chunks plus `highWaterMark`, whatever the size.
+ *
+ * Events: `session` (a checkpoint: save it to resume after a crash), `progress` ({@link UploadProgress}),
+ * `retry` ({@link UploadRetry}), and the usual Writable events.
+ *
+ * @example
+ * ```ts
+ * await pipeline(createReadStream("backup.tar"), createUploadStream({ bucket: "my-bucket", name: "backup.tar" }));
+ * ```
+ */
+export class UploadStream extends Writable {
+  /** Resolves with the final object resource, or rejects with the {@link UploadError} that ended the upload. */
+  readonly done: Promise<ObjectResource>;
+  /** The final object resource, once `finish` has fired. */
+  object: ObjectResource | undefined;
+  /** The stream offset the source must start from (0 unless resuming from a checkpoint). */
+  readonly resumeOffset: number;
+
+  readonly #machine: UploadMachine;
+  readonly #driver: UploadDriver;
+  readonly #store: CheckpointStore | undefined;
+  readonly #onAbort: "cancel" | "keep";
+  readonly #signal: AbortSignal | undefined;
+  readonly #abortListener: (() => void) | undefined;
+  #saving: Promise<void> = Promise.resolve();
+  #pendingSave: Checkpoint | undefined;
+  #lastSavedPersisted = -1;
+
+  constructor(options: NodeUploadOptions) {
+    const machine = machineFor(options);
+    super({ highWaterMark: options.highWaterMark ?? machine.chunkSize, decodeStrings: false, objectMode: false });
+    const endpoint = resolveEndpoint(options);
+    this.#machine = machine;
+    this.resumeOffset = machine.resumeOffset;
+    this.#store = options.checkpointStore;
+    this.#onAbort = options.onAbort ?? "cancel";
+    this.#driver = new UploadDriver({
+      machine,
+      transport: buildTransport(options, endpoint.sendAuth),
+      clock: nodeClock,
+      onEvent: (event) => this.#onEvent(event),
+    });
+    this.done = this.#driver.done;
+    // `done` may never be awaited (stream users listen to events instead): never an unhandled rejection.
+    this.done.catch(() => undefined);
+    this.#signal = options.signal;
+    if (options.signal !== undefined) {
+      const signal = options.signal;
+      this.#abortListener = () => this.destroy(new UploadError("aborted", "upload aborted by its signal", { cause: signal.reason }));
+      if (signal.aborted) queueMicrotask(this.#abortListener);
+      else signal.addEventListener("abort", this.#abortListener, { once: true });
+    }
+  }
+
+  /** The latest checkpoint (JSON-serialisable), or `undefined` before a session exists. */
+  checkpoint(): Checkpoint | undefined {
+    return this.#machine.checkpoint();
+  }
+
+  /** Bytes sent and persisted so far. */
+  get progress(): UploadProgress {
+    return { bytesSent: this.#machine.bytesSent, bytesPersisted: this.#machine.bytesPersisted };
+  }
+
+  override write(chunk: unknown, encoding?: unknown, callback?: unknown): boolean {
+    // Strings, numbers and objects are refused with core's typed error before anything is queued:
+    // a text upload must choose its own encoding, and nothing is silently converted or dropped.
+    if (!(chunk instanceof Uint8Array)) {
+      const cb = typeof encoding === "function" ? encoding : callback;
+      const error = invalid(`write() takes bytes (Buffer or Uint8Array), got ${chunk === null ? "null" : typeof chunk}`);
+      this.destroy(error);
+      if (typeof cb === "function") process.nextTick(cb as (e: Error) => void, error);
+      return false;
+    }
+    if (this.writableEnded) {
+      const cb = typeof encoding === "function" ? encoding : callback;
+      const error = new UploadError("usage", "write() after end(): the upload's length was already decided");
+      this.destroy(error);
+      if (typeof cb === "function") process.nextTick(cb as (e: Error) => void, error);
+      return false;
+    }
+    return super.write(chunk, encoding as BufferEncoding, callback as (e?: Error | null) => void);
+  }
+
+  override _write(chunk: Uint8Array, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.#driver.write(chunk).then(() => callback(), callback);
+  }
+
+  override _writev(chunks: { chunk: Uint8Array }[], callback: (error?: Error | null) => void): void {
+    const writes = chunks.map(({ chunk }) => this.#driver.write(chunk));
+    Promise.all(writes).then(() => callback(), callback);
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    this.#driver.end().then(
+      async (object) => {
+        this.object = object;
+        await this.#flushSaves();
+        await this.#store?.clear();
+        callback();
+      },
+      (error: Error) => callback(error),
+    );
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    if (this.#signal !== undefined && this.#abortListener !== undefined) this.#signal.removeEventListener("abort", this.#abortListener);
+    if (this.#machine.isFinished) {
+      callback(error);
+      return;
+    }
+    const reason = error ?? new UploadError("aborted", "upload stream destroyed before the object was final");
+    if (this.#onAbort === "cancel") {
+      this.#driver
+        .cancel()
+        .then(() => this.#store?.clear())
+        .then(
+          () => callback(error),
+          () => callback(error),
+        );
+    } else {
+      this.#driver.abort(reason);
+      const checkpoint = this.#machine.checkpoint();
+      if (checkpoint !== undefined) this.#queueSave(checkpoint);
+      this.#flushSaves().then(
+        () => callback(error),
+        (saveError: Error) => callback(error ?? saveError),
+      );
+    }
+  }
+
+  #onEvent(event: UploadEvent): void {
+    switch (event.type) {
+      case "session":
+        this.#queueSave(event.checkpoint);
+        this.emit("session", event.checkpoint);
+        break;
+      case "progress": {
+        const checkpoint = this.#machine.checkpoint();
+        if (checkpoint !== undefined && checkpoint.persisted !== this.#lastSavedPersisted) this.#queueSave(checkpoint);
+        this.emit("progress", { bytesSent: event.bytesSent, bytesPersisted: event.bytesPersisted } satisfies UploadProgress);
+        break;
+      }
+      case "retry":
+        this.emit("retry", { attempt: event.attempt, delayMs: event.delayMs, error: event.error } satisfies UploadRetry);
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** Saves are serialised and coalesced: only the newest checkpoint waiting is written next. */
+  #queueSave(checkpoint: Checkpoint): void {
+    const store = this.#store;
+    if (store === undefined) return;
+    const first = this.#pendingSave === undefined;
+    this.#pendingSave = checkpoint;
+    if (!first) return;
+    this.#saving = this.#saving.then(async () => {
+      const next = this.#pendingSave;
+      this.#pendingSave = undefined;
+      if (next === undefined) return;
+      this.#lastSavedPersisted = next.persisted;
+      await store.save(next);
+    });
+    this.#saving.catch((error: unknown) => {
+      this.destroy(error instanceof Error ? error : new Error(String(error)));
+    });
+  }
+
+  #flushSaves(): Promise<void> {
+    return this.#saving;
+  }
+}
+
+/**
+ * Creates an {@link UploadStream}. Bad input (bucket or object name, chunk size, endpoint, checkpoint)
+ * throws a typed {@link UploadError} here, before any request is made.
+ */
+export function createUploadStream(options: NodeUploadOptions): UploadStream {
+  return new UploadStream(options);
+}
