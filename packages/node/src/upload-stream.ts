@@ -173,7 +173,7 @@ export class UploadStream extends Writable {
   readonly #abortListener: (() => void) | undefined;
   #saving: Promise<void> = Promise.resolve();
   #pendingSave: Checkpoint | undefined;
-  #lastSavedPersisted = -1;
+  #lastQueuedPersisted = -1;
 
   constructor(options: NodeUploadOptions) {
     const machine = machineFor(options);
@@ -204,6 +204,11 @@ export class UploadStream extends Writable {
   /** The latest checkpoint (JSON-serialisable), or `undefined` before a session exists. */
   checkpoint(): Checkpoint | undefined {
     return this.#machine.checkpoint();
+  }
+
+  /** Bytes held in memory for this upload: written but not yet confirmed by GCS. */
+  get bytesBuffered(): number {
+    return this.#machine.bytesBuffered;
   }
 
   /** Bytes sent and persisted so far. */
@@ -286,7 +291,7 @@ export class UploadStream extends Writable {
         break;
       case "progress": {
         const checkpoint = this.#machine.checkpoint();
-        if (checkpoint !== undefined && checkpoint.persisted !== this.#lastSavedPersisted) this.#queueSave(checkpoint);
+        if (checkpoint !== undefined && checkpoint.persisted !== this.#lastQueuedPersisted) this.#queueSave(checkpoint);
         this.emit("progress", { bytesSent: event.bytesSent, bytesPersisted: event.bytesPersisted } satisfies UploadProgress);
         break;
       }
@@ -298,23 +303,27 @@ export class UploadStream extends Writable {
     }
   }
 
-  /** Saves are serialised and coalesced: only the newest checkpoint waiting is written next. */
+  /**
+   * Saves are serialised and coalesced: at most one save runs, and when it ends only the newest
+   * checkpoint that arrived meanwhile is written. A save that fails ends the upload: the caller asked
+   * for resumability, and silently losing it would be worse than stopping.
+   */
   #queueSave(checkpoint: Checkpoint): void {
     const store = this.#store;
     if (store === undefined) return;
-    const first = this.#pendingSave === undefined;
+    this.#lastQueuedPersisted = checkpoint.persisted;
+    const alreadyQueued = this.#pendingSave !== undefined;
     this.#pendingSave = checkpoint;
-    if (!first) return;
-    this.#saving = this.#saving.then(async () => {
-      const next = this.#pendingSave;
-      this.#pendingSave = undefined;
-      if (next === undefined) return;
-      this.#lastSavedPersisted = next.persisted;
-      await store.save(next);
-    });
-    this.#saving.catch((error: unknown) => {
-      this.destroy(error instanceof Error ? error : new Error(String(error)));
-    });
+    if (alreadyQueued) return;
+    this.#saving = this.#saving
+      .then(async () => {
+        const next = this.#pendingSave;
+        this.#pendingSave = undefined;
+        if (next !== undefined) await store.save(next);
+      })
+      .catch((error: unknown) => {
+        this.destroy(error instanceof Error ? error : new Error(String(error)));
+      });
   }
 
   #flushSaves(): Promise<void> {
