@@ -41,7 +41,16 @@ export default tseslint.config(
     },
   },
   {
+    // Tool config files are loaded by their tools, which expect a default export.
+    files: ["**/*.config.ts", "**/*.config.js", "**/*.config.mjs"],
+    rules: { "no-restricted-syntax": "off" },
+  },
+  {
     files: ["**/*.js", "**/*.mjs"],
     ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      globals: { process: "readonly", Buffer: "readonly", console: "readonly", setTimeout: "readonly", clearTimeout: "readonly", URL: "readonly" },
+    },
   },
 );

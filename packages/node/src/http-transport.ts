@@ -1,4 +1,4 @@
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
+import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import type { Transport, TransportRequest, TransportResponse, TransportSendOptions } from "@resumable-gcs/core";
 import type { AuthHeaderSource } from "./gaxios-transport.js";
@@ -104,7 +104,7 @@ export function createHttpTransport(options: HttpTransportOptions = {}): Transpo
 
 /** Writes the views in slices, waiting for 'drain' so memory stays with the caller's buffers. */
 async function writeBody(
-  req: import("node:http").ClientRequest,
+  req: ClientRequest,
   views: readonly Uint8Array[],
   onProgress: ((bytesSent: number) => void) | undefined,
 ): Promise<void> {

@@ -289,7 +289,7 @@ describe("createUploadStream: bad input gets a typed error and sends nothing", (
     const stream = createUploadStream(options(name));
     const failed = new Promise<unknown>((resolve) => stream.on("error", resolve));
     stream.write(Buffer.from("fine so far"));
-    stream.write(chunk as Buffer);
+    stream.write(chunk);
     const error = (await failed) as UploadError;
     expect(error).toBeInstanceOf(UploadError);
     expect(error.code).toBe("invalid-argument");

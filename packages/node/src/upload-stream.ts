@@ -138,7 +138,7 @@ function machineFor(options: NodeUploadOptions): UploadMachine {
     target = { kind: "json", bucket: options.bucket, name: options.name, endpoint: endpoint.url };
   }
   const random = (): number => randomInt(0, 2 ** 32) / 2 ** 32;
-  const machineOptions: UploadOptions = { ...options.upload, target, checksums, checksum, random } as UploadOptions;
+  const machineOptions: UploadOptions = { ...options.upload, target, checksums, checksum, random };
   return options.checkpoint === undefined
     ? new UploadMachine(machineOptions)
     : UploadMachine.restore(options.checkpoint, machineOptions);
@@ -223,14 +223,14 @@ export class UploadStream extends Writable {
       const cb = typeof encoding === "function" ? encoding : callback;
       const error = invalid(`write() takes bytes (Buffer or Uint8Array), got ${chunk === null ? "null" : typeof chunk}`);
       this.destroy(error);
-      if (typeof cb === "function") process.nextTick(cb as (e: Error) => void, error);
+      if (typeof cb === "function") process.nextTick(cb, error);
       return false;
     }
     if (this.writableEnded) {
       const cb = typeof encoding === "function" ? encoding : callback;
       const error = new UploadError("usage", "write() after end(): the upload's length was already decided");
       this.destroy(error);
-      if (typeof cb === "function") process.nextTick(cb as (e: Error) => void, error);
+      if (typeof cb === "function") process.nextTick(cb, error);
       return false;
     }
     return super.write(chunk, encoding as BufferEncoding, callback as (e?: Error | null) => void);
