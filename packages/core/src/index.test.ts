@@ -1,8 +1,40 @@
 import { describe, expect, it } from "vitest";
-import { packageName } from "./index.js";
+import * as core from "./index.js";
+import * as testSupport from "./test-support/index.js";
 
 describe("@resumable-gcs/core", () => {
   it("names itself", () => {
-    expect(packageName).toBe("@resumable-gcs/core");
+    expect(core.packageName).toBe("@resumable-gcs/core");
+  });
+
+  it("exports exactly its public runtime API", () => {
+    expect(Object.keys(core).sort()).toEqual(
+      [
+        "ByteQueue",
+        "CHECKPOINT_VERSION",
+        "CHUNK_GRANULARITY",
+        "DEFAULT_CHUNK_SIZE",
+        "DEFAULT_ENDPOINT",
+        "SimpleAbortController",
+        "SimpleAbortSignal",
+        "UploadDriver",
+        "UploadError",
+        "UploadMachine",
+        "UsageError",
+        "ValidationError",
+        "bucketNameProblem",
+        "decodeBase64",
+        "encodeBase64",
+        "objectNameProblem",
+        "packageName",
+        "parseCheckpoint",
+        "redactSessionUri",
+        "redactUploadId",
+        "uploadErrorCodes",
+      ].sort(),
+    );
+    expect(Object.keys(testSupport).sort()).toEqual(
+      ["FakeClock", "GcsModel", "ModelTransportError", "crc32c", "createCrc32c", "flushMicrotasks", "portableChecksums", "runUntilSettled", "seededRandom"].sort(),
+    );
   });
 });

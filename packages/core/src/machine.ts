@@ -703,8 +703,10 @@ export class UploadMachine {
           new UploadError("data-lost", `${what}: the checkpoint says ${from} bytes were persisted, the server now holds only ${persisted}; those bytes are gone from memory`, this.#sessionDetail(308)),
         );
       }
-      if (this.#total !== undefined && persisted > this.#total) {
-        return this.#fail(new UploadError("protocol-violation", `${what}: the server holds ${persisted} bytes, more than the total size ${this.#total}`, this.#sessionDetail(308)));
+      if (this.#declaredTotal !== undefined && persisted > this.#declaredTotal) {
+        return this.#fail(
+          new UploadError("protocol-violation", `${what}: the server holds ${persisted} bytes, more than the declared total size ${this.#declaredTotal}`, this.#sessionDetail(308)),
+        );
       }
       this.#awaitingResume = undefined;
       this.#events.push({ type: "resumed", checkpointOffset: from, serverOffset: persisted, md5Skipped: this.#md5Skipped });

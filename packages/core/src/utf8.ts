@@ -68,40 +68,62 @@ export function hasLoneSurrogate(text: string): boolean {
   return false;
 }
 
-/** Decodes UTF-8 bytes; malformed sequences become U+FFFD. Used by the test model to read JSON bodies. */
+/**
+ * Decodes UTF-8 bytes the way the WHATWG Encoding standard does (each maximal ill-formed subpart
+ * becomes one U+FFFD), so it agrees with `TextDecoder`. Used by the test model to read JSON bodies.
+ */
 export function decodeUtf8(bytes: Uint8Array): string {
+  const codePoints: number[] = [];
   let out = "";
-  let i = 0;
-  while (i < bytes.length) {
-    const b = bytes[i]!;
-    let c = 0xfffd;
-    let size = 1;
-    if (b < 0x80) c = b;
-    else if (b >= 0xc2 && b < 0xe0 && i + 1 < bytes.length && (bytes[i + 1]! & 0xc0) === 0x80) {
-      c = ((b & 31) << 6) | (bytes[i + 1]! & 63);
-      size = 2;
-    } else if (b >= 0xe0 && b < 0xf0 && i + 2 < bytes.length && (bytes[i + 1]! & 0xc0) === 0x80 && (bytes[i + 2]! & 0xc0) === 0x80) {
-      const v = ((b & 15) << 12) | ((bytes[i + 1]! & 63) << 6) | (bytes[i + 2]! & 63);
-      if (v >= 0x800 && (v < 0xd800 || v > 0xdfff)) {
-        c = v;
-        size = 3;
-      }
-    } else if (
-      b >= 0xf0 &&
-      b < 0xf5 &&
-      i + 3 < bytes.length &&
-      (bytes[i + 1]! & 0xc0) === 0x80 &&
-      (bytes[i + 2]! & 0xc0) === 0x80 &&
-      (bytes[i + 3]! & 0xc0) === 0x80
-    ) {
-      const v = ((b & 7) << 18) | ((bytes[i + 1]! & 63) << 12) | ((bytes[i + 2]! & 63) << 6) | (bytes[i + 3]! & 63);
-      if (v >= 0x10000 && v <= 0x10ffff) {
-        c = v;
-        size = 4;
-      }
+  let needed = 0;
+  let seen = 0;
+  let codePoint = 0;
+  let lower = 0x80;
+  let upper = 0xbf;
+  const emit = (c: number): void => {
+    codePoints.push(c);
+    if (codePoints.length >= 4096) {
+      out += String.fromCodePoint(...codePoints);
+      codePoints.length = 0;
     }
-    out += String.fromCodePoint(c);
-    i += size;
+  };
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i]!;
+    if (needed === 0) {
+      if (b <= 0x7f) emit(b);
+      else if (b >= 0xc2 && b <= 0xdf) {
+        needed = 1;
+        codePoint = b & 0x1f;
+      } else if (b >= 0xe0 && b <= 0xef) {
+        if (b === 0xe0) lower = 0xa0;
+        if (b === 0xed) upper = 0x9f;
+        needed = 2;
+        codePoint = b & 0x0f;
+      } else if (b >= 0xf0 && b <= 0xf4) {
+        if (b === 0xf0) lower = 0x90;
+        if (b === 0xf4) upper = 0x8f;
+        needed = 3;
+        codePoint = b & 0x07;
+      } else emit(0xfffd);
+      continue;
+    }
+    if (b < lower || b > upper) {
+      // The sequence so far is one ill-formed subpart; this byte starts afresh.
+      needed = seen = codePoint = 0;
+      lower = 0x80;
+      upper = 0xbf;
+      emit(0xfffd);
+      i--;
+      continue;
+    }
+    lower = 0x80;
+    upper = 0xbf;
+    codePoint = (codePoint << 6) | (b & 0x3f);
+    if (++seen === needed) {
+      emit(codePoint);
+      needed = seen = codePoint = 0;
+    }
   }
-  return out;
+  if (needed !== 0) emit(0xfffd);
+  return out + String.fromCodePoint(...codePoints);
 }

@@ -15,6 +15,7 @@ export class FakeClock implements Clock {
   #now: number;
   #seq = 0;
   #timers: Timer[] = [];
+  #version = 0;
 
   /** @param start - the initial reading of `now()`. */
   constructor(start = 0) {
@@ -31,9 +32,17 @@ export class FakeClock implements Clock {
     if (typeof delayMs !== "number" || !(delayMs >= 0)) throw new RangeError(`setTimer: expected a delay ≥ 0, came ${String(delayMs)}`);
     const timer: Timer = { seq: this.#seq++, due: this.#now + delayMs, callback };
     this.#timers.push(timer);
+    this.#version++;
     return () => {
+      const before = this.#timers.length;
       this.#timers = this.#timers.filter((t) => t !== timer);
+      if (this.#timers.length !== before) this.#version++;
     };
+  }
+
+  /** Increments whenever a timer is set, cancelled or fired: tells a quiet clock from a busy one. */
+  get version(): number {
+    return this.#version;
   }
 
   /** Timers scheduled and not yet fired or cancelled. */
@@ -69,6 +78,7 @@ export class FakeClock implements Clock {
 
   #fire(timer: Timer): void {
     this.#timers = this.#timers.filter((t) => t !== timer);
+    this.#version++;
     this.#now = Math.max(this.#now, timer.due);
     timer.callback();
   }
@@ -80,21 +90,32 @@ export async function flushMicrotasks(rounds = 100): Promise<void> {
 }
 
 /**
- * Runs `clock`'s timers, one at a time with microtasks flushed in between, until `promise`
- * settles; returns its outcome. Throws if it is still pending with no timer left (a deadlock) or
- * after `maxTimers` timers (a livelock).
+ * Runs `clock`'s timers until `promise` settles, and returns its outcome. Before each timer fires,
+ * microtasks are flushed until the clock has been quiet (no timer set, cancelled or fired) for a
+ * while, so a request answered on a microtask is never overtaken by its own stall timer. Throws if
+ * the promise stays pending with no timer left after `maxIdleRounds` microtask turns (a deadlock),
+ * or after `maxTimers` timers (a livelock).
  */
-export async function runUntilSettled<T>(clock: FakeClock, promise: Promise<T>, options: { maxTimers?: number } = {}): Promise<T> {
+export async function runUntilSettled<T>(clock: FakeClock, promise: Promise<T>, options: { maxTimers?: number; maxIdleRounds?: number } = {}): Promise<T> {
   let settled = false;
   promise.then(
     () => (settled = true),
     () => (settled = true),
   );
   const maxTimers = options.maxTimers ?? 100_000;
-  for (let fired = 0; ; fired++) {
-    await flushMicrotasks();
+  const maxIdleRounds = options.maxIdleRounds ?? 1_000_000;
+  let fired = 0;
+  for (;;) {
+    let rounds = 0;
+    // Turn the microtask queue until the clock is quiet for 50 turns (or nothing is pending at all).
+    for (let quiet = 0; !settled && rounds < maxIdleRounds && (clock.pendingTimers === 0 || quiet < 50); rounds += 10) {
+      const before = clock.version;
+      await flushMicrotasks(10);
+      quiet = clock.version === before ? quiet + 10 : 0;
+    }
     if (settled) return promise;
-    if (fired >= maxTimers) throw new Error(`runUntilSettled: still pending after ${maxTimers} timers`);
-    if (!clock.runNext()) throw new Error("runUntilSettled: the promise is pending and no timer is scheduled (deadlock)");
+    if (clock.pendingTimers === 0) throw new Error("runUntilSettled: the promise is pending and no timer is scheduled (deadlock)");
+    if (fired++ >= maxTimers) throw new Error(`runUntilSettled: still pending after ${maxTimers} timers`);
+    clock.runNext();
   }
 }

@@ -1,0 +1,298 @@
+import { describe, expect, it } from "vitest";
+import { parseCheckpoint, type Checkpoint } from "./checkpoint.js";
+import { UploadError } from "./errors.js";
+import { UploadMachine } from "./machine.js";
+import {
+  CHUNK,
+  SESSION,
+  bytesOf,
+  crcB64,
+  drainEvents,
+  drive,
+  expectAction,
+  expectSend,
+  md5B64,
+  options,
+  r308,
+  rObject,
+  started,
+} from "./harness.test-utils.js";
+import { crc32c } from "./test-support/crc32c.js";
+import { GcsModel } from "./test-support/gcs-model.js";
+
+function checkpointAfter(content: Uint8Array, persisted: number, opts = options()): Checkpoint {
+  const machine = new UploadMachine(opts);
+  started(machine);
+  machine.write(content.subarray(0, persisted + CHUNK));
+  for (let offset = 0; offset < persisted; offset += CHUNK) {
+    const chunk = expectSend(machine);
+    machine.onResponse(chunk.id, r308(offset + CHUNK), 0);
+  }
+  machine.abort();
+  return JSON.parse(JSON.stringify(machine.checkpoint())) as Checkpoint;
+}
+
+function thrownBy(fn: () => unknown): UploadError {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof UploadError) return error;
+    throw error;
+  }
+  throw new Error("expected a throw");
+}
+
+describe("checkpoint", () => {
+  it("is JSON-serialisable and describes the session, persisted offset and CRC32C of the prefix", () => {
+    const content = bytesOf(3 * CHUNK);
+    const cp = checkpointAfter(content, 2 * CHUNK);
+    expect(cp).toEqual({
+      version: 1,
+      sessionUri: SESSION,
+      persisted: 2 * CHUNK,
+      crc32c: crc32c(content.subarray(0, 2 * CHUNK)),
+      chunkSize: CHUNK,
+      fingerprint: expect.stringMatching(/^fnv1a64:/) as unknown,
+      createdAt: 0,
+    });
+    expect(parseCheckpoint(cp)).toEqual(cp);
+  });
+
+  it("a restored machine begins with a status query and continues from the server's answer", () => {
+    const content = bytesOf(3 * CHUNK + 5);
+    const cp = checkpointAfter(content, CHUNK, options({ checksum: "both" }));
+    const machine = UploadMachine.restore(cp, options({ checksum: "both" }));
+    expect(machine.state).toBe("querying");
+    expect(machine.resumeOffset).toBe(CHUNK);
+    expect(machine.bytesWritten).toBe(CHUNK);
+    expect(machine.sessionUri).toBe(SESSION);
+    expect(drainEvents(machine)).toMatchObject([{ type: "session", checkpoint: { persisted: CHUNK } }]);
+    const query = expectSend(machine);
+    expect(query.request).toEqual({ method: "PUT", url: SESSION, headers: { "content-length": "0", "content-range": "bytes */*" }, body: [], bodyLength: 0 });
+    machine.write(content.subarray(CHUNK)); // the caller writes from resumeOffset
+    machine.end();
+    expect(machine.poll(0)).toEqual({ type: "in-flight" });
+    machine.onResponse(query.id, r308(CHUNK), 0);
+    // MD5 cannot cover the bytes an earlier process sent: only CRC32C from here on.
+    expect(drainEvents(machine)).toEqual([{ type: "resumed", checkpointOffset: CHUNK, serverOffset: CHUNK, md5Skipped: true }]);
+    const c = expectSend(machine);
+    expect(c.request.headers["content-range"]).toBe(`bytes ${CHUNK}-${2 * CHUNK - 1}/${3 * CHUNK + 5}`);
+    machine.onResponse(c.id, r308(2 * CHUNK), 0);
+    const c2 = expectSend(machine);
+    machine.onResponse(c2.id, r308(3 * CHUNK), 0);
+    const final = expectSend(machine);
+    expect(final.request.headers["x-goog-hash"]).toBe(`crc32c=${crcB64(content)}`);
+    machine.onResponse(final.id, rObject(content, { md5Hash: "not-compared" }), 0);
+    expect(machine.poll(0).type).toBe("done");
+  });
+
+  it("states the total in the query when it is known", () => {
+    const content = bytesOf(2 * CHUNK);
+    const opts = options({ totalSize: content.length, encryptionKey: { key: Buffer.alloc(32).toString("base64"), sha256: Buffer.alloc(32, 1).toString("base64") } });
+    const cp = checkpointAfter(content, CHUNK, opts);
+    expect(cp.totalSize).toBe(2 * CHUNK);
+    const machine = UploadMachine.restore(cp, opts);
+    expect(expectSend(machine).request.headers).toMatchObject({ "content-range": `bytes */${2 * CHUNK}`, "x-goog-encryption-algorithm": "AES256" });
+    // A checkpoint that states the total makes it declared for the restored machine too.
+    const adopted = UploadMachine.restore(cp, { ...opts, totalSize: undefined });
+    expect(adopted.totalSize).toBe(2 * CHUNK);
+    expect(() => adopted.write(new Uint8Array(CHUNK + 1))).toThrow(/at most/);
+  });
+
+  it("when the server is ahead of the checkpoint, replayed bytes below its offset are absorbed, not sent", () => {
+    const content = bytesOf(4 * CHUNK + 9);
+    const cp = checkpointAfter(content, CHUNK);
+    const machine = UploadMachine.restore(cp, options());
+    const query = expectSend(machine);
+    machine.onResponse(query.id, r308(3 * CHUNK), 0);
+    expect(drainEvents(machine)).toEqual([
+      { type: "session", sessionUri: SESSION, checkpoint: cp },
+      { type: "resumed", checkpointOffset: CHUNK, serverOffset: 3 * CHUNK, md5Skipped: false },
+      { type: "progress", bytesSent: 3 * CHUNK, bytesPersisted: 3 * CHUNK },
+    ]);
+    expect(machine.bytesPersisted).toBe(3 * CHUNK);
+    // The source replays from the checkpoint's offset; the machine wants it.
+    let offset = CHUNK;
+    while (machine.wantsData && offset < content.length) {
+      machine.write(content.subarray(offset, offset + 100_000));
+      offset += 100_000;
+      expect(machine.bytesBuffered).toBeLessThanOrEqual(Math.max(0, offset - 3 * CHUNK));
+    }
+    // A checkpoint now claims only what it could checksum.
+    const mid = machine.checkpoint()!;
+    expect(mid.persisted).toBe(3 * CHUNK);
+    expect(mid.crc32c).toBe(crc32c(content.subarray(0, 3 * CHUNK)));
+    while (offset < content.length) {
+      machine.write(content.subarray(offset, offset + 100_000));
+      offset += 100_000;
+    }
+    machine.end();
+    const c = expectSend(machine);
+    expect(c.request.headers["content-range"]).toBe(`bytes ${3 * CHUNK}-${4 * CHUNK - 1}/${content.length}`);
+    machine.onResponse(c.id, r308(4 * CHUNK), 0);
+    const final = expectSend(machine);
+    expect(final.request.headers["x-goog-hash"]).toBe(`crc32c=${crcB64(content)}`);
+  });
+
+  it("a checkpoint taken while replaying (server ahead, source behind) resumes correctly", () => {
+    const content = bytesOf(4 * CHUNK);
+    const cp = checkpointAfter(content, CHUNK);
+    const machine = UploadMachine.restore(cp, options());
+    const query = expectSend(machine);
+    machine.onResponse(query.id, r308(3 * CHUNK), 0);
+    machine.write(content.subarray(CHUNK, 2 * CHUNK));
+    const cp2 = machine.checkpoint()!;
+    expect(cp2.persisted).toBe(2 * CHUNK);
+    expect(cp2.crc32c).toBe(crc32c(content.subarray(0, 2 * CHUNK)));
+    const model = new GcsModel();
+    const uri = model.createSession("bkt", "obj");
+    // Drive the model to 3 chunks persisted, then resume from cp2 against it.
+    model.handle({ method: "PUT", url: uri, headers: { "content-length": String(3 * CHUNK), "content-range": `bytes 0-${3 * CHUNK - 1}/*` }, body: [content.subarray(0, 3 * CHUNK)], bodyLength: 3 * CHUNK });
+    const resumed = UploadMachine.restore({ ...cp2, sessionUri: uri }, options());
+    const result = drive(resumed, model, content, { writeSizes: [77_777] });
+    expect(result.action.type).toBe("done");
+    expect(Buffer.from(model.object("bkt", "obj")!.content!)).toEqual(Buffer.from(content));
+    expect(model.violations).toEqual([]);
+  });
+
+  it("a server holding fewer bytes than the checkpoint is data-lost", () => {
+    const content = bytesOf(3 * CHUNK);
+    const machine = UploadMachine.restore(checkpointAfter(content, 2 * CHUNK), options());
+    const query = expectSend(machine);
+    machine.onResponse(query.id, r308(CHUNK), 0);
+    const error = expectAction(machine, "failed").error;
+    expect(error.code).toBe("data-lost");
+    expect(error.message).toContain(`checkpoint says ${2 * CHUNK} bytes were persisted, the server now holds only ${CHUNK}`);
+  });
+
+  it("a session an earlier process already finalized ends done at the first query", () => {
+    const content = bytesOf(2 * CHUNK + 3);
+    const machine = UploadMachine.restore(checkpointAfter(content, CHUNK), options());
+    const query = expectSend(machine);
+    machine.onResponse(query.id, rObject(content), 0);
+    expect(expectAction(machine, "done").object.size).toBe(String(content.length));
+    expect(drainEvents(machine)).toContainEqual({ type: "resumed", checkpointOffset: CHUNK, serverOffset: content.length, md5Skipped: false });
+    const tooSmall = UploadMachine.restore(checkpointAfter(content, 2 * CHUNK), options());
+    const q2 = expectSend(tooSmall);
+    tooSmall.onResponse(q2.id, rObject(content.subarray(0, 10)), 0);
+    expect(expectAction(tooSmall, "failed").error.code).toBe("protocol-violation");
+  });
+
+  it("a source that ends below what the server holds fails: it is not the same source", () => {
+    const content = bytesOf(4 * CHUNK);
+    const machine = UploadMachine.restore(checkpointAfter(content, CHUNK), options());
+    const query = expectSend(machine);
+    machine.onResponse(query.id, r308(3 * CHUNK), 0);
+    machine.write(content.subarray(CHUNK, 2 * CHUNK));
+    machine.end();
+    const error = expectAction(machine, "failed").error;
+    expect(error.code).toBe("invalid-checkpoint");
+    expect(error.message).toContain(`source ended at ${2 * CHUNK} bytes, but the server already holds ${3 * CHUNK}`);
+    // Also when end() comes before the query's answer.
+    const early = UploadMachine.restore(checkpointAfter(content, CHUNK), options());
+    const q = expectSend(early);
+    early.write(content.subarray(CHUNK, 2 * CHUNK));
+    early.end();
+    early.onResponse(q.id, r308(3 * CHUNK), 0);
+    expect(expectAction(early, "failed").error.code).toBe("invalid-checkpoint");
+  });
+
+  it("the MD5 survives a restore of a checkpoint taken at offset 0", () => {
+    const content = bytesOf(100);
+    const machine = new UploadMachine(options({ checksum: "both" }));
+    started(machine);
+    machine.abort();
+    const restored = UploadMachine.restore(machine.checkpoint(), options({ checksum: "both" }));
+    const q = expectSend(restored);
+    restored.onResponse(q.id, r308(0), 0);
+    expect(drainEvents(restored).find((e) => e?.type === "resumed")).toMatchObject({ md5Skipped: false });
+    restored.write(content);
+    restored.end();
+    expect(expectSend(restored).request.headers["x-goog-hash"]).toBe(`crc32c=${crcB64(content)},md5=${md5B64(content)}`);
+  });
+
+  describe("a corrupt checkpoint is refused with invalid-checkpoint", () => {
+    const good = checkpointAfter(bytesOf(2 * CHUNK), CHUNK);
+    const variants: [string, unknown][] = [
+      ["not an object", "checkpoint"],
+      ["null", null],
+      ["an array", [good]],
+      ["another version", { ...good, version: 2 }],
+      ["no version", { ...good, version: undefined }],
+      ["no session URI", { ...good, sessionUri: undefined }],
+      ["a relative session URI", { ...good, sessionUri: "/upload?upload_id=x" }],
+      ["a negative offset", { ...good, persisted: -1 }],
+      ["a fractional offset", { ...good, persisted: 1.5 }],
+      ["a string offset", { ...good, persisted: "262144" }],
+      ["a CRC beyond 32 bits", { ...good, crc32c: 2 ** 32 }],
+      ["a string CRC", { ...good, crc32c: "123" }],
+      ["a total below the offset", { ...good, totalSize: 10 }],
+      ["a chunk size off the grid", { ...good, chunkSize: 1000 }],
+      ["no chunk size", { ...good, chunkSize: undefined }],
+      ["an empty fingerprint", { ...good, fingerprint: "" }],
+      ["a NaN createdAt", { ...good, createdAt: Number.NaN }],
+    ];
+    it.each(variants)("%s", (_label, value) => {
+      const error = thrownBy(() => UploadMachine.restore(value, options()));
+      expect(error.code).toBe("invalid-checkpoint");
+      expect(error.message).toMatch(/^checkpoint: expected/);
+    });
+  });
+
+  describe("a checkpoint of another upload is refused (fingerprint)", () => {
+    const good = checkpointAfter(bytesOf(2 * CHUNK), CHUNK);
+    const others: [string, ReturnType<typeof options>][] = [
+      ["another object", options({ target: { kind: "json", bucket: "bkt", name: "other" } })],
+      ["another bucket", options({ target: { kind: "json", bucket: "bkt2", name: "obj" } })],
+      ["another endpoint", options({ target: { kind: "json", bucket: "bkt", name: "obj", endpoint: "http://localhost:9000" } })],
+      ["another session", options({ target: { kind: "session", sessionUri: `${SESSION}x` } })],
+      ["an encryption key", options({ encryptionKey: { key: Buffer.alloc(32).toString("base64"), sha256: Buffer.alloc(32).toString("base64") } })],
+      ["CRC32C off", options({ checksum: "none" })],
+    ];
+    it.each(others)("%s", (_label, opts) => {
+      const error = thrownBy(() => UploadMachine.restore(good, opts));
+      expect(error.code).toBe("invalid-checkpoint");
+      expect(error.message).toContain("fingerprint");
+    });
+
+    it("a checkpoint without CRC32C when the options compute it", () => {
+      const { crc32c: _dropped, ...noCrc } = good;
+      expect(thrownBy(() => UploadMachine.restore(noCrc, options())).message).toContain("expected a crc32c");
+    });
+
+    it("a different declared total", () => {
+      const content = bytesOf(2 * CHUNK);
+      const cp = checkpointAfter(content, CHUNK, options({ totalSize: content.length }));
+      expect(thrownBy(() => UploadMachine.restore(cp, options({ totalSize: content.length + 1 }))).message).toContain("totalSize");
+    });
+
+    it("the chunk size may differ", () => {
+      expect(UploadMachine.restore(good, options({ chunkSize: 4 * CHUNK })).chunkSize).toBe(4 * CHUNK);
+    });
+  });
+
+  it("round trip through the model: crash mid-upload, restore in a 'new process', finish", () => {
+    const content = bytesOf(5 * CHUNK + 1234, 3);
+    const model = new GcsModel({ faults: (info) => (info.index === 3 ? { kind: "reset", afterBytes: 100_000 } : undefined) });
+    const first = new UploadMachine(options());
+    let steps = 0;
+    // Upload until three chunks are persisted, then "crash".
+    drive(first, model, content, {
+      maxSteps: 1000,
+      onStep: (m) => {
+        steps++;
+        if (m.bytesPersisted >= 3 * CHUNK && !m.isFinished) m.abort("crash");
+      },
+    });
+    expect(steps).toBeGreaterThan(0);
+    const saved = JSON.stringify(first.checkpoint());
+    const second = UploadMachine.restore(JSON.parse(saved), options());
+    const result = drive(second, model, content, { writeSizes: [50_000, 123_456] });
+    expect(result.action.type).toBe("done");
+    expect(result.trace[0]).toMatchObject({ purpose: "query", range: "bytes */*" });
+    const stored = model.object("bkt", "obj")!;
+    expect(Buffer.from(stored.content!)).toEqual(Buffer.from(content));
+    expect(stored.resource.crc32c).toBe(crcB64(content));
+    expect(model.violations).toEqual([]);
+  });
+});

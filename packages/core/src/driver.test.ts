@@ -1,0 +1,305 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { UploadDriver } from "./driver.js";
+import { UploadError, UsageError, ValidationError } from "./errors.js";
+import { CHUNK, SESSION, bytesOf, crcB64, options, r308, rObject, rStart, rStatus } from "./harness.test-utils.js";
+import { UploadMachine, type UploadEvent } from "./machine.js";
+import { FakeClock, flushMicrotasks, runUntilSettled } from "./test-support/fake-clock.js";
+import { GcsModel, type ModelFault } from "./test-support/gcs-model.js";
+import type { Transport, TransportRequest, TransportResponse, TransportSendOptions } from "./transport.js";
+
+interface Call {
+  readonly request: TransportRequest;
+  readonly options: TransportSendOptions;
+  readonly resolve: (response: TransportResponse) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/** A transport whose every exchange the test answers by hand. */
+class ManualTransport implements Transport {
+  readonly calls: Call[] = [];
+  send(request: TransportRequest, options: TransportSendOptions): Promise<TransportResponse> {
+    return new Promise((resolve, reject) => {
+      this.calls.push({ request, options, resolve, reject });
+      options.signal.addEventListener("abort", () => reject(Object.assign(new Error("aborted"), { kind: "aborted" })), { once: true });
+    });
+  }
+  get last(): Call {
+    return this.calls[this.calls.length - 1]!;
+  }
+}
+
+function setup(overrides: Parameters<typeof options>[0] = {}, transport: Transport = new GcsModel()) {
+  const clock = new FakeClock();
+  const events: UploadEvent[] = [];
+  const machine = new UploadMachine(options(overrides));
+  const driver = new UploadDriver({ machine, transport, clock, onEvent: (e) => events.push(e) });
+  return { clock, events, machine, driver, transport };
+}
+
+async function uploadAll(driver: UploadDriver, clock: FakeClock, source: Uint8Array, pieces = 65_536): Promise<unknown> {
+  const work = (async () => {
+    for (let offset = 0; offset < source.length; offset += pieces) await driver.write(source.subarray(offset, offset + pieces));
+    return driver.end();
+  })();
+  return runUntilSettled(clock, work);
+}
+
+describe("UploadDriver", () => {
+  it("uploads through the model, forwards events in order, and leaves no timer behind", async () => {
+    const model = new GcsModel();
+    const { clock, events, driver } = setup({}, model);
+    const source = bytesOf(3 * CHUNK + 1000);
+    const object = (await uploadAll(driver, clock, source)) as Record<string, string>;
+    expect(object.size).toBe(String(source.length));
+    expect(object.crc32c).toBe(crcB64(source));
+    await expect(driver.done).resolves.toBe(object);
+    expect(Buffer.from(model.object("bkt", "obj")!.content!)).toEqual(Buffer.from(source));
+    expect(events[0]).toMatchObject({ type: "session" });
+    expect(events.filter((e) => e.type === "progress").at(-1)).toEqual({ type: "progress", bytesSent: source.length, bytesPersisted: source.length });
+    expect(clock.pendingTimers).toBe(0);
+    expect(model.violations).toEqual([]);
+  });
+
+  it("applies backpressure: write() resolves only once the machine wants data again", async () => {
+    const transport = new ManualTransport();
+    const { driver, machine } = setup({}, transport);
+    await flushMicrotasks();
+    transport.last.resolve(rStart());
+    await flushMicrotasks();
+    await driver.write(new Uint8Array(CHUNK)); // becomes the in-flight chunk: the machine wants more
+    expect(transport.calls).toHaveLength(2);
+    let resolved = false;
+    const second = driver.write(new Uint8Array(CHUNK)).then(() => (resolved = true));
+    await flushMicrotasks();
+    expect(resolved).toBe(false);
+    expect(machine.wantsData).toBe(false);
+    transport.last.resolve(r308(CHUNK));
+    await second;
+    expect(resolved).toBe(true);
+    expect(transport.calls).toHaveLength(3);
+    expect(transport.last.request.headers["content-range"]).toBe(`bytes ${CHUNK}-${2 * CHUNK - 1}/*`);
+  });
+
+  it("aborts a stalled request after idleTimeoutMs without progress, then asks and continues", async () => {
+    const model = new GcsModel({ faults: (info) => (info.index === 2 ? { kind: "stall", afterBytes: CHUNK } : undefined) });
+    const { clock, events, driver } = setup({ retry: { idleTimeoutMs: 5000, jitter: "none" }, chunkSize: 2 * CHUNK }, model);
+    const source = bytesOf(4 * CHUNK + 7);
+    await uploadAll(driver, clock, source);
+    const retry = events.find((e) => e.type === "retry") as Extract<UploadEvent, { type: "retry" }>;
+    expect(retry.error.message).toContain("no progress for 5000 ms");
+    expect(model.log.map((l) => [l.type, l.contentRange, l.outcome])).toEqual([
+      ["start", undefined, 200],
+      ["chunk", `bytes 0-${2 * CHUNK - 1}/*`, 308],
+      ["chunk", `bytes ${2 * CHUNK}-${4 * CHUNK - 1}/*`, "stall"],
+      ["query", `bytes */${4 * CHUNK + 7}`, 308], // end() came while the chunk stalled: the total is known
+      ["chunk", `bytes ${3 * CHUNK}-${4 * CHUNK + 6}/${4 * CHUNK + 7}`, 200],
+    ]);
+    expect(clock.now()).toBe(5000 + 1000);
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it("re-arms the stall timer on every upload-progress report", async () => {
+    const transport = new ManualTransport();
+    const { driver, clock } = setup({ retry: { idleTimeoutMs: 5000 } }, transport);
+    await flushMicrotasks();
+    transport.last.resolve(rStart());
+    await flushMicrotasks();
+    void driver.write(new Uint8Array(CHUNK));
+    const call = transport.last;
+    clock.advance(4000);
+    call.options.onUploadProgress?.(1000);
+    clock.advance(4000);
+    call.options.onUploadProgress?.(2000);
+    clock.advance(4999);
+    expect(call.options.signal.aborted).toBe(false);
+    clock.advance(1);
+    expect(call.options.signal.aborted).toBe(true);
+    expect(call.options.signal.reason).toBeInstanceOf(UploadError);
+    await flushMicrotasks();
+    expect(clock.pendingTimers).toBe(1); // the backoff before the status query
+  });
+
+  it("cancel aborts the request in flight, deletes the session, and rejects done and pending writes", async () => {
+    const transport = new ManualTransport();
+    const { driver, clock, machine } = setup({}, transport);
+    await flushMicrotasks();
+    transport.last.resolve(rStart());
+    await flushMicrotasks();
+    await driver.write(new Uint8Array(CHUNK));
+    const chunk = transport.last;
+    const pendingWrite = driver.write(new Uint8Array(CHUNK));
+    const cancelled = driver.cancel();
+    expect(chunk.options.signal.aborted).toBe(true);
+    await flushMicrotasks();
+    const del = transport.last;
+    expect(del.request).toMatchObject({ method: "DELETE", url: SESSION });
+    del.resolve({ status: 499, headers: {}, body: "" });
+    await cancelled;
+    await expect(driver.done).rejects.toMatchObject({ code: "cancelled" });
+    await expect(pendingWrite).rejects.toMatchObject({ code: "cancelled" });
+    expect(machine.state).toBe("cancelled");
+    expect(clock.pendingTimers).toBe(0);
+    await driver.cancel(); // resolves again, no-op
+    await expect(driver.write(new Uint8Array(1))).rejects.toMatchObject({ code: "cancelled" });
+  });
+
+  it("abort stops without DELETE; the checkpoint stays; no timers remain", async () => {
+    const model = new GcsModel({ faults: (info) => (info.index === 2 ? { kind: "stall" } : undefined) });
+    const { driver, clock } = setup({}, model);
+    await driver.write(bytesOf(CHUNK));
+    await runUntilSettled(clock, driver.write(bytesOf(CHUNK)));
+    await flushMicrotasks();
+    expect(model.log.at(-1)?.outcome).toBe("stall");
+    driver.abort(new Error("process exiting"));
+    await expect(driver.done).rejects.toMatchObject({ code: "aborted" });
+    await flushMicrotasks();
+    expect(model.log.some((l) => l.method === "DELETE")).toBe(false);
+    expect(driver.checkpoint()).toMatchObject({ persisted: CHUNK });
+    expect(clock.pendingTimers).toBe(0);
+    driver.abort(); // no-op
+  });
+
+  it("a failure rejects done, pending writes and later writes with the same UploadError", async () => {
+    const model = new GcsModel({ faults: (info) => (info.index === 1 ? { kind: "status", status: 403, message: "denied" } : undefined) });
+    const { driver, clock } = setup({}, model);
+    await driver.write(bytesOf(CHUNK));
+    const pending = driver.write(bytesOf(CHUNK));
+    await expect(runUntilSettled(clock, driver.done)).rejects.toMatchObject({ code: "unauthorized", status: 403, serverMessage: "denied" });
+    const error = await driver.done.catch((e: unknown) => e);
+    await expect(pending).rejects.toBe(error);
+    await expect(driver.write(bytesOf(1))).rejects.toBe(error);
+    await expect(driver.end()).rejects.toBe(error);
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it("retries with clock timers, maps transport rejections by kind, and survives a throwing transport", async () => {
+    let calls = 0;
+    const model = new GcsModel({ faults: [undefined, { kind: "truncate" }, { kind: "status", status: 503 }] });
+    const transport: Transport = {
+      send(request, opts) {
+        calls++;
+        if (calls === 4) throw new Error("synchronous explosion");
+        return model.send(request, opts);
+      },
+    };
+    const { driver, clock, events } = setup({ retry: { jitter: "none" } }, transport);
+    const source = bytesOf(2 * CHUNK);
+    await uploadAll(driver, clock, source);
+    const retries = events.filter((e): e is Extract<UploadEvent, { type: "retry" }> => e.type === "retry");
+    expect(retries.map((r) => [r.attempt, r.delayMs])).toEqual([
+      [1, 1000],
+      [2, 2000],
+      [3, 4000],
+    ]);
+    expect(retries[0]!.error.message).toContain("cut short");
+    expect(retries[1]!.error.status).toBe(503);
+    expect(retries[2]!.error.cause).toBeInstanceOf(Error);
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it("an onEvent handler that throws aborts the upload with its error as the cause", async () => {
+    const clock = new FakeClock();
+    const boom = new Error("handler bug");
+    const machine = new UploadMachine(options());
+    const driver = new UploadDriver({
+      machine,
+      transport: new GcsModel(),
+      clock,
+      onEvent: (e) => {
+        if (e.type === "session") throw boom;
+      },
+    });
+    const error = (await runUntilSettled(clock, driver.done).catch((e: unknown) => e)) as UploadError;
+    expect(error.code).toBe("aborted");
+    expect(error.cause).toBe(boom);
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it("refuses misuse with rejections, and malformed options synchronously", async () => {
+    const { driver } = setup();
+    await expect(driver.write("text" as unknown as Uint8Array)).rejects.toBeInstanceOf(ValidationError);
+    expect(driver.end()).toBeInstanceOf(Promise);
+    await expect(driver.end()).rejects.toBeInstanceOf(UsageError);
+    expect(() => new UploadDriver({ machine: {} as UploadMachine, transport: new GcsModel(), clock: new FakeClock() })).toThrow(ValidationError);
+    expect(() => new UploadDriver({ machine: new UploadMachine(options()), transport: {} as Transport, clock: new FakeClock() })).toThrow(/transport/);
+    expect(() => new UploadDriver({ machine: new UploadMachine(options()), transport: new GcsModel(), clock: { now: () => 0 } as never })).toThrow(/clock/);
+  });
+
+  it("never leaves an unhandled rejection, even when nobody awaits anything", async () => {
+    const model = new GcsModel({ faults: () => ({ kind: "status", status: 400 }) });
+    const { driver, clock } = setup({}, model);
+    void driver.write(bytesOf(CHUNK));
+    void driver.write(bytesOf(CHUNK));
+    void driver.end();
+    for (let i = 0; i < 5 && clock.runNext(); i++) await flushMicrotasks();
+    await flushMicrotasks();
+    expect(driver.machine.state).toBe("failed");
+  });
+
+  it("resumes a restored machine: status query first, writes from resumeOffset", async () => {
+    const model = new GcsModel();
+    const source = bytesOf(4 * CHUNK + 3);
+    const first = setup({}, model);
+    await runUntilSettled(first.clock, first.driver.write(source.subarray(0, 2 * CHUNK)));
+    await runUntilSettled(first.clock, first.driver.write(source.subarray(2 * CHUNK, 3 * CHUNK)));
+    first.driver.abort("crash");
+    const checkpoint = JSON.parse(JSON.stringify(first.driver.checkpoint())) as unknown;
+    const clock = new FakeClock();
+    const machine = UploadMachine.restore(checkpoint, options());
+    const driver = new UploadDriver({ machine, transport: model, clock });
+    const object = await uploadAll(driver, clock, source.subarray(machine.resumeOffset));
+    expect(object).toMatchObject({ size: String(source.length), crc32c: crcB64(source) });
+    expect(Buffer.from(model.object("bkt", "obj")!.content!)).toEqual(Buffer.from(source));
+    expect(model.violations).toEqual([]);
+  });
+
+  it("finishes the upload through random faults (driver + fake clock + model)", async () => {
+    const fault = fc.oneof(
+      fc.constant<ModelFault>({ kind: "lose-response" }),
+      fc.constant<ModelFault>({ kind: "truncate" }),
+      fc.nat({ max: 3 * CHUNK }).map<ModelFault>((afterBytes) => ({ kind: "reset", afterBytes })),
+      fc.nat({ max: 3 * CHUNK }).map<ModelFault>((afterBytes) => ({ kind: "stall", afterBytes })),
+      fc.constantFrom(408, 429, 500, 502, 503, 504).map<ModelFault>((status) => ({ kind: "status", status })),
+      fc.nat({ max: 2 * CHUNK }).map<ModelFault>((keepBytes) => ({ kind: "short-ack", keepBytes })),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.option(fault, { freq: 2 }), { maxLength: 20 }), fc.integer({ min: 0, max: 3 * CHUNK }), fc.integer({ min: 1, max: 300_000 }), async (faults, size, piece) => {
+        const model = new GcsModel({ faults });
+        const { driver, clock } = setup({ chunkSize: 2 * CHUNK, retry: { maxAttempts: 50, deadlineMs: 1e9 } }, model);
+        const source = bytesOf(size, size);
+        await uploadAll(driver, clock, source, piece);
+        expect(Buffer.from(model.object("bkt", "obj")!.content!)).toEqual(Buffer.from(source));
+        expect(model.violations).toEqual([]);
+        expect(clock.pendingTimers).toBe(0);
+      }),
+      { numRuns: 25 },
+    );
+  });
+});
+
+describe("responses through the driver", () => {
+  it("passes a 200 object through", async () => {
+    const transport = new ManualTransport();
+    const { driver } = setup({}, transport);
+    await flushMicrotasks();
+    transport.last.resolve(rStart());
+    const content = bytesOf(10);
+    await driver.write(content);
+    const ended = driver.end();
+    await flushMicrotasks();
+    transport.last.resolve(rObject(content));
+    await expect(ended).resolves.toMatchObject({ size: "10" });
+  });
+
+  it("a malformed response from the transport aborts the upload", async () => {
+    const transport = new ManualTransport();
+    const { driver } = setup({}, transport);
+    await flushMicrotasks();
+    transport.last.resolve({ status: "200" } as unknown as TransportResponse);
+    const error = (await driver.done.catch((e: unknown) => e)) as UploadError;
+    expect(error.code).toBe("aborted");
+    expect(error.cause).toBeInstanceOf(ValidationError);
+    void rStatus;
+  });
+});
