@@ -94,6 +94,62 @@ describe("createUploadStream: sizes", () => {
   });
 });
 
+describe("createUploadStream: other ways to start", () => {
+  it("continues a session URI minted elsewhere (e.g. by a server for this client)", async () => {
+    const name = objectName("minted");
+    const start = await fetch(`${emulator.url}/upload/storage/v1/b/${BUCKET}/o?uploadType=resumable&name=${encodeURIComponent(name)}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ name }),
+    });
+    const sessionUri = start.headers.get("location")!;
+    const data = generated(2 * CHUNK + 3, 11);
+    const object = await uploadFrom(Readable.from(writes(data)), { apiEndpoint: emulator.url, sessionUri, upload: { chunkSize: CHUNK } });
+    expect(object.crc32c).toBe(crc32cBase64(data));
+    expect(Buffer.from(stored(name).data!).equals(data)).toBe(true);
+  });
+
+  it("starts through a signed URL (x-goog-resumable: start) with no credentials", async () => {
+    const name = objectName("signed");
+    const signedUrl = `${emulator.url}/${BUCKET}/${encodeURIComponent(name)}?X-Goog-Algorithm=GOOG4-RSA-SHA256&X-Goog-Signature=abc`;
+    const data = generated(CHUNK + 1, 12);
+    const object = await uploadFrom(Readable.from([data]), { apiEndpoint: emulator.url, signedUrl, upload: { chunkSize: CHUNK } });
+    expect(object.size).toBe(String(data.length));
+    expect(Buffer.from(stored(name).data!).equals(data)).toBe(true);
+  });
+
+  it("sends metadata and content type, honours ifGenerationMatch: 0, and surfaces 412 as precondition-failed", async () => {
+    const name = objectName("meta");
+    const first = await uploadFrom(Readable.from([Buffer.from("hello")]), {
+      ...options(name),
+      object: { metadata: { contentType: "text/plain", cacheControl: "no-store", metadata: { build: "123" } }, ifGenerationMatch: 0 },
+    });
+    expect(first.size).toBe("5");
+    expect(stored(name).contentType).toBe("text/plain");
+    expect(stored(name).metadata).toEqual({ build: "123" });
+    const again = uploadFrom(Readable.from([Buffer.from("again")]), { ...options(name), object: { ifGenerationMatch: 0 } });
+    await expect(again).rejects.toMatchObject({ code: "precondition-failed", status: 412 });
+    expect(Buffer.from(stored(name).data!).toString()).toBe("hello");
+  });
+
+  it("sends a customer-supplied encryption key on every request", async () => {
+    const name = objectName("csek");
+    const id = emulator.registerFaults({ "storage.objects.insert": ["return-503"] });
+    const data = generated(CHUNK + 10, 13);
+    const object = await uploadFrom(Readable.from([data]), {
+      ...options(name, {}, { extraHeaders: { "x-retry-test-id": id } }),
+      encryptionKey: Buffer.alloc(32, 7),
+    });
+    expect(object.size).toBe(String(data.length));
+  });
+
+  it("refuses an encryption key that is not 32 bytes", () => {
+    expect(() => createUploadStream({ ...options("x"), encryptionKey: Buffer.alloc(16) })).toThrow(
+      expect.objectContaining({ code: "invalid-argument" }) as Error,
+    );
+  });
+});
+
 describe("createUploadStream: every fault the emulator injects", () => {
   const faults = [
     "return-408",

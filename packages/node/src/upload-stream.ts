@@ -1,10 +1,11 @@
 import { Writable } from "node:stream";
-import { randomInt } from "node:crypto";
+import { createHash, randomInt } from "node:crypto";
 import {
   UploadDriver,
   UploadError,
   UploadMachine,
   type Checkpoint,
+  type JsonApiTarget,
   type ObjectResource,
   type Transport,
   type UploadEvent,
@@ -40,8 +41,19 @@ export interface NodeUploadOptions extends EndpointOptions {
   sessionUri?: string;
   /** Start through a V4 signed URL (`x-goog-resumable: start`) instead of the JSON API. */
   signedUrl?: string;
-  /** Object metadata and start options core understands (contentType, metadata, preconditions, ...). */
-  upload?: Partial<Omit<UploadOptions, "target" | "checksums" | "random">>;
+  /**
+   * For a JSON API upload: the object resource fields and preconditions sent at session start
+   * (`metadata: { contentType, metadata: {k: v} }`, `ifGenerationMatch`, ...). They live on core's
+   * target, not in `upload`, because they describe the object rather than the transfer.
+   */
+  object?: Omit<JsonApiTarget, "kind" | "bucket" | "name" | "endpoint">;
+  /** Start options core understands (chunkSize, totalSize, retry, extraHeaders, ...). */
+  upload?: Partial<Omit<UploadOptions, "target" | "checksums" | "checksum" | "random" | "encryptionKey">>;
+  /**
+   * A customer-supplied AES-256 key (32 raw bytes, or their base64). Its headers go on every request;
+   * the same key is needed to read the object.
+   */
+  encryptionKey?: Uint8Array | string;
   /**
    * Credentials: a google-auth-library `GoogleAuth` or `AuthClient` (anything with
    * `getRequestHeaders`), or `false` for none. By default Application Default Credentials, except
@@ -103,6 +115,7 @@ function buildTransport(options: NodeUploadOptions, sendAuth: boolean): Transpor
       scopes: [STORAGE_SCOPE],
       ...(options.keyFilename === undefined ? {} : { keyFilename: options.keyFilename }),
       ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
+      ...(options.universeDomain === undefined ? {} : { universeDomain: options.universeDomain }),
     });
   }
   const common = { auth, userAgent: USER_AGENT };
@@ -124,6 +137,13 @@ function checksumProvider(choice: NodeUploadOptions["checksum"]) {
   }
 }
 
+/** Core wants the key and its SHA-256 in base64 (it has no crypto); Node computes the hash. */
+function csek(key: Uint8Array | string): { key: string; sha256: string } {
+  const raw = typeof key === "string" ? Buffer.from(key, "base64") : Buffer.from(key);
+  if (raw.length !== 32) throw invalid(`encryptionKey must be 32 bytes (AES-256), got ${raw.length}`);
+  return { key: raw.toString("base64"), sha256: createHash("sha256").update(raw).digest("base64") };
+}
+
 /** Core's options from the Node options; throws core's typed errors for bad input, before any I/O. */
 function machineFor(options: NodeUploadOptions): UploadMachine {
   const endpoint = resolveEndpoint(options);
@@ -135,10 +155,18 @@ function machineFor(options: NodeUploadOptions): UploadMachine {
   else if (options.signedUrl !== undefined) target = { kind: "signed-url", url: options.signedUrl };
   else {
     if (options.bucket === undefined || options.name === undefined) throw invalid("a JSON API upload needs both bucket and name");
-    target = { kind: "json", bucket: options.bucket, name: options.name, endpoint: endpoint.url };
+    target = { ...options.object, kind: "json", bucket: options.bucket, name: options.name, endpoint: endpoint.url };
   }
   const random = (): number => randomInt(0, 2 ** 32) / 2 ** 32;
-  const machineOptions: UploadOptions = { ...options.upload, target, checksums, checksum, random };
+  const encryptionKey = options.encryptionKey === undefined ? undefined : csek(options.encryptionKey);
+  const machineOptions: UploadOptions = {
+    ...options.upload,
+    target,
+    checksums,
+    checksum,
+    random,
+    ...(encryptionKey === undefined ? {} : { encryptionKey }),
+  };
   return options.checkpoint === undefined
     ? new UploadMachine(machineOptions)
     : UploadMachine.restore(options.checkpoint, machineOptions);
