@@ -416,12 +416,21 @@ export class GcsModel implements Transport {
   /** Appends bytes [session.persisted, upTo) taken from a request body starting at `first`. */
   #persist(session: ModelSession, request: TransportRequest, first: number, upTo: number): void {
     if (upTo <= session.persisted) return;
-    const skip = session.persisted - first;
-    const length = upTo - session.persisted;
-    const bytes = concat(request.body, skip + length).subarray(skip);
-    if (this.#options.crc32c !== false) session.crc = crc32c(bytes, session.crc);
-    session.md5?.update(bytes);
-    if (this.#options.keepContent !== false) session.parts.push(bytes);
+    const keep = this.#options.keepContent !== false;
+    const crc = this.#options.crc32c !== false;
+    // Walk the body's views: checksums read them in place; only kept content is copied (the client
+    // may reuse its buffers once they are acknowledged, as a real server's memory is its own).
+    let position = first;
+    for (const view of request.body) {
+      const start = position;
+      position += view.length;
+      if (position <= session.persisted) continue;
+      if (start >= upTo) break;
+      const part = view.subarray(Math.max(session.persisted, start) - start, Math.min(upTo, position) - start);
+      if (crc) session.crc = crc32c(part, session.crc);
+      session.md5?.update(part);
+      if (keep) session.parts.push(part.slice());
+    }
     session.persisted = upTo;
   }
 
