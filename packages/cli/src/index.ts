@@ -1,4 +1,10 @@
 /**
- * The npm name of this package, for user agents and diagnostics.
+ * @resumable-gcs/cli: the `gcs-upload` command, also callable in-process. Every export is named here.
  */
+
+/** The npm name of this package, for user agents and diagnostics. */
 export const packageName = "@resumable-gcs/cli";
+
+export { EXIT, cliVersion, crc32cBase64, runCli, type CliIo } from "./cli.js";
+export { HELP, UsageError, parseCliArgs, parseGsUrl, parseSize, type CliArgs } from "./args.js";
+export { createProgressReporter, formatBytes, type ProgressOptions, type ProgressReporter } from "./progress.js";
