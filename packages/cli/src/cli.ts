@@ -94,6 +94,12 @@ function errorMessage(error: unknown): string {
   return redactMessage(error instanceof Error ? error.message : String(error));
 }
 
+/** A retry's reason without the request line: the URL adds nothing a user can act on, and length hides the point. */
+function shortReason(message: string): string {
+  const reason = message.replace(/^(?:GET|PUT|POST|DELETE) \S+(?: \([^)]*\))?: /, "");
+  return reason.length > 100 ? `${reason.slice(0, 99)}…` : reason;
+}
+
 /** A pass-through that counts and CRC32Cs what the source yields: the "locally computed" side of the check. */
 class Tap extends Transform {
   bytes: number;
@@ -235,7 +241,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     upload.on("retry", ({ attempt, delayMs, error }: UploadRetry) => {
       // One short line per retry; the message is redacted so the session URI never reaches a log.
       if (!args.quiet && !args.json) {
-        progress.log(`gcs-upload: retry ${attempt} in ${(delayMs / 1000).toFixed(1)}s after ${error.code}: ${errorMessage(error)}`);
+        progress.log(`gcs-upload: retry ${attempt} in ${(delayMs / 1000).toFixed(1)}s: ${shortReason(errorMessage(error))}`);
       }
     });
 
