@@ -64,7 +64,7 @@ export function createProgressReporter(options: ProgressOptions): ProgressReport
     const known = options.total !== undefined;
     const multibar = new MultiBar(
       {
-        stream: options.stream as NodeJS.WriteStream,
+        stream: options.stream,
         // The caller decided this is a terminal (io.isTTY); do not let cli-progress second-guess it.
         noTTYOutput: true,
         hideCursor: true,
