@@ -208,6 +208,39 @@ describe("gcs-upload --resume", () => {
     }
   }, 60_000);
 
+  it.each([
+    ["with --resume: keeps the session and says how to continue", true],
+    ["without --resume: cancels the session", false],
+  ])("Ctrl-C (SIGINT) exits 130 %s", async (_name, resume) => {
+    const log: string[] = [];
+    const slow = await startEmulator({ buckets: [BUCKET], latencyMs: 60, logger: (line) => log.push(line) });
+    try {
+      const file = join(dir, `sigint-${String(resume)}.bin`);
+      const state = join(dir, `sigint-${String(resume)}.state`);
+      await writeFile(file, randomBytes(6 * 1024 * 1024));
+      const args = [file, `gs://${BUCKET}/sigint.bin`, "--endpoint", slow.url, "--chunk-size", "256KiB", "--quiet", ...(resume ? ["--resume", state] : [])];
+      const child = spawn(process.execPath, [BIN, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { PATH: process.env["PATH"] ?? "" } });
+      let stderr = "";
+      child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+      const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+      await new Promise((r) => setTimeout(r, 1000));
+      child.kill("SIGINT");
+      expect(await exited).toBe(130);
+      expect(stderr).toMatch(/^gcs-upload: interrupted: /m);
+      expect(slow.getObject(BUCKET, "sigint.bin")).toBeUndefined();
+      if (resume) {
+        expect(stderr).toContain("run the same command again to continue");
+        const saved = JSON.parse(await readFile(state, "utf8")) as { sessionUri: string };
+        expect(slow.getUploadSession(saved.sessionUri)).toMatchObject({ state: "open" });
+      } else {
+        expect(stderr).toContain("upload cancelled");
+        expect(log.some((line) => line.includes("DELETE"))).toBe(true);
+      }
+    } finally {
+      await slow.stop();
+    }
+  });
+
   it("refuses to continue from stdin when bytes were already persisted (exit 1)", async () => {
     const state = join(dir, "stdin.state");
     await writeFile(state, JSON.stringify({ version: 1, persisted: 262_144 }));
