@@ -264,7 +264,7 @@ describe("UploadDriver", () => {
       fc.nat({ max: 2 * CHUNK }).map<ModelFault>((keepBytes) => ({ kind: "short-ack", keepBytes })),
     );
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.option(fault, { freq: 2 }), { maxLength: 20 }), fc.integer({ min: 0, max: 3 * CHUNK }), fc.integer({ min: 1, max: 300_000 }), async (faults, size, piece) => {
+      fc.asyncProperty(fc.array(fc.option(fault, { freq: 2 }), { maxLength: 20 }), fc.integer({ min: 0, max: 3 * CHUNK }), fc.integer({ min: 4096, max: 300_000 }), async (faults, size, piece) => {
         const model = new GcsModel({ faults });
         const { driver, clock } = setup({ chunkSize: 2 * CHUNK, retry: { maxAttempts: 50, deadlineMs: 1e9 } }, model);
         const source = bytesOf(size, size);
@@ -273,9 +273,9 @@ describe("UploadDriver", () => {
         expect(model.violations).toEqual([]);
         expect(clock.pendingTimers).toBe(0);
       }),
-      { numRuns: 25 },
+      { numRuns: process.env.CI ? 50 : 25 },
     );
-  });
+  }, 120_000);
 });
 
 describe("responses through the driver", () => {
@@ -301,5 +301,22 @@ describe("responses through the driver", () => {
     expect(error.code).toBe("aborted");
     expect(error.cause).toBeInstanceOf(ValidationError);
     void rStatus;
+  });
+});
+
+describe("a broken clock", () => {
+  it("fails the upload instead of hanging or leaving an unhandled rejection", async () => {
+    let calls = 0;
+    const clock = {
+      now: () => {
+        if (++calls > 2) throw new Error("clock broke");
+        return 0;
+      },
+      setTimer: () => () => undefined,
+    };
+    const driver = new UploadDriver({ machine: new UploadMachine(options()), transport: new GcsModel(), clock });
+    const error = (await driver.done.catch((e: unknown) => e)) as UploadError;
+    expect(error.code).toBe("aborted");
+    expect((error.cause as Error).message).toBe("clock broke");
   });
 });

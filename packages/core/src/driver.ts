@@ -214,14 +214,14 @@ export class UploadDriver {
         this.#step();
       } while (this.#again);
     } catch (error) {
-      // Only a bug (ours or an injected dependency's) lands here: fail the upload loudly rather
-      // than leave the caller waiting forever.
+      // Only a bug (ours, or an injected clock's) lands here: fail the upload loudly rather than
+      // leave the caller waiting forever. A finished machine's action needs no clock.
       if (!this.machine.isFinished) this.machine.abort(error);
+      const action = this.machine.poll(0);
+      if (!this.#finished && (action.type === "done" || action.type === "failed" || action.type === "cancelled")) this.#finish(action);
+    } finally {
       this.#pumping = false;
-      this.#step();
-      return;
     }
-    this.#pumping = false;
   }
 
   #step(): void {
@@ -319,8 +319,8 @@ export class UploadDriver {
     outstanding.stopStall?.();
     outstanding.stopStall = undefined;
     if (this.#outstanding === outstanding) this.#outstanding = undefined;
-    const now = this.#clock.now();
     try {
+      const now = this.#clock.now();
       if ("response" in outcome) {
         this.machine.onResponse(outstanding.id, outcome.response, now);
       } else {
