@@ -1,0 +1,243 @@
+// `pnpm bench`: our Node adapter side by side with @google-cloud/storage and a raw single PUT.
+//
+// One emulator process (the package's bin, discard mode, loopback) per table; every upload runs in
+// its own child process (client.mjs) so its CPU time and peak RSS are its own. Requests are counted
+// from the emulator's --verbose log (one line per request, filtered by the run's unique object name).
+// Runs are interleaved (A B C A B C ...) and reported as median with min–max.
+//
+//   node src/run.mjs            64 MiB and 1 GiB, chunks 8 and 32 MiB, CRC32C on and off, then a
+//                               second table with 20 ms emulator latency; writes ../BENCHMARKS.md
+//   node src/run.mjs --full     also 4 GiB
+//   node src/run.mjs --smoke    64 KiB and 4 MiB, 256 KiB and 1 MiB chunks, one repetition (~10 s)
+//   --reps N (default 3), --reps-large N (repetitions at 1 GiB and above, default 2), --no-write
+import { spawn } from "node:child_process";
+import { cpus, totalmem } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const GiB = 1024 * MiB;
+const here = new URL(".", import.meta.url);
+const CLIENT = fileURLToPath(new URL("./client.mjs", here));
+const EMULATOR_BIN = fileURLToPath(import.meta.resolve("@resumable-gcs/emulator").replace(/index\.js$/, "bin.js"));
+const BUCKET = "bench";
+
+/** Row kinds, in table order. `chunked: false` kinds ignore the chunk size. */
+export const CLIENTS = [
+  { kind: "node", label: "ours: @resumable-gcs/node (gaxios)", chunked: true },
+  { kind: "node-http", label: "ours: @resumable-gcs/node (node:http)", chunked: true },
+  { kind: "gcs", label: "@google-cloud/storage (single request)", chunked: false },
+  { kind: "gcs-chunked", label: "@google-cloud/storage (chunkSize)", chunked: true },
+  { kind: "raw-put", label: "raw single PUT (ceiling)", chunked: false, checksumOffOnly: true },
+];
+
+function formatSize(bytes) {
+  if (bytes >= GiB) return `${bytes / GiB} GiB`;
+  if (bytes >= MiB) return `${bytes / MiB} MiB`;
+  return `${bytes / KiB} KiB`;
+}
+
+async function startEmulator(latencyMs) {
+  const args = [EMULATOR_BIN, "--port", "0", "--storage", "discard", "--latency-ms", String(latencyMs), "--bucket", BUCKET, "--verbose"];
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+  const lines = [];
+  let pending = "";
+  child.stderr.setEncoding("utf8");
+  child.stderr.on("data", (text) => {
+    pending += text;
+    const parts = pending.split("\n");
+    pending = parts.pop();
+    lines.push(...parts);
+  });
+  const url = await new Promise((resolve, reject) => {
+    let out = "";
+    child.stdout.setEncoding("utf8");
+    child.stdout.on("data", (text) => {
+      out += text;
+      const newline = out.indexOf("\n");
+      if (newline >= 0) resolve(out.slice(0, newline).trim());
+    });
+    child.once("exit", (code) => reject(new Error(`emulator exited with ${code}: ${lines.join("\n")}`)));
+  });
+  return {
+    url,
+    /** Requests the emulator saw for one object (session start, chunks, queries, metadata). */
+    requestsFor(object) {
+      const pattern = new RegExp(`(name=${object}(&|\\s)|/o/${object}(\\?|\\s))`);
+      return lines.filter((line) => pattern.test(line)).length;
+    },
+    stop: () =>
+      new Promise((resolve) => {
+        child.once("exit", resolve);
+        child.kill("SIGTERM");
+      }),
+  };
+}
+
+function runClient(emulator, kind, object, size, chunkSize, checksum) {
+  return new Promise((resolve) => {
+    const args = [CLIENT, kind, emulator.url, BUCKET, object, String(size), String(chunkSize), checksum];
+    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (err += d));
+    child.once("exit", (code) => {
+      // Let the emulator's last log lines arrive before counting them.
+      setTimeout(() => {
+        const requests = emulator.requestsFor(object);
+        if (code !== 0) {
+          const message = /message: '([^']*)'/.exec(err)?.[1] ?? err.trim().split("\n").slice(-3).join(" ");
+          resolve({ ok: false, error: message, requests });
+          return;
+        }
+        const result = JSON.parse(out.trim().split("\n").pop());
+        resolve({ ok: true, ...result, requests });
+      }, 100);
+    });
+  });
+}
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** Runs one table. Returns rows with every run kept. */
+export async function runTable({ latencyMs, sizes, chunkSizes, reps, repsLarge, log = () => undefined }) {
+  const emulator = await startEmulator(latencyMs);
+  const rows = [];
+  let serial = 0;
+  try {
+    for (const size of sizes) {
+      for (const checksum of ["crc32c", "none"]) {
+        const group = [];
+        for (const client of CLIENTS) {
+          if (client.checksumOffOnly && checksum !== "none") continue;
+          for (const chunkSize of client.chunked ? chunkSizes : [0]) group.push({ ...client, size, checksum, chunkSize, runs: [] });
+        }
+        const n = size >= GiB ? repsLarge : reps;
+        for (let rep = 0; rep < n; rep++) {
+          for (const row of group) {
+            const object = `o${serial++}-${row.kind}`;
+            const run = await runClient(emulator, row.kind, object, size, row.chunkSize, checksum);
+            if (run.ok && run.bytes !== size) Object.assign(run, { ok: false, error: `object has ${run.bytes} bytes, expected ${size}` });
+            row.runs.push(run);
+            log(
+              `${formatSize(size)} ${checksum} ${row.kind}${row.chunkSize ? `@${formatSize(row.chunkSize)}` : ""} #${rep + 1}: ` +
+                (run.ok ? `${((size / MiB) / (run.wallMs / 1000)).toFixed(1)} MiB/s, ${run.requests} requests` : `FAILED ${run.error}`),
+            );
+          }
+        }
+        rows.push(...group);
+      }
+    }
+  } finally {
+    await emulator.stop();
+  }
+  return rows;
+}
+
+function stat(values, digits) {
+  const f = (v) => v.toFixed(digits);
+  if (values.length === 1) return f(values[0]);
+  return `${f(median(values))} (${f(Math.min(...values))}–${f(Math.max(...values))})`;
+}
+
+/** A Markdown table of medians with min–max. */
+export function formatTable(rows) {
+  const head = ["client", "size", "chunk", "CRC32C", "MiB/s", "CPU s", "peak RSS MiB", "requests", "runs"];
+  const lines = [`| ${head.join(" | ")} |`, `| ${head.map(() => "---").join(" | ")} |`];
+  for (const row of rows) {
+    const ok = row.runs.filter((r) => r.ok);
+    const base = [row.label, formatSize(row.size), row.chunkSize ? formatSize(row.chunkSize) : "—", row.checksum === "crc32c" ? "on" : "off"];
+    if (ok.length === 0) {
+      lines.push(`| ${[...base, `failed: ${row.runs[0]?.error ?? "?"}`, "", "", String(row.runs[0]?.requests ?? ""), String(row.runs.length)].join(" | ")} |`);
+      continue;
+    }
+    const mibs = ok.map((r) => row.size / MiB / (r.wallMs / 1000));
+    const cpu = ok.map((r) => r.cpuUserS + r.cpuSystemS);
+    const rss = ok.map((r) => r.peakRssMiB);
+    const requests = ok.map((r) => r.requests);
+    const reqText = Math.min(...requests) === Math.max(...requests) ? String(requests[0]) : stat(requests, 0);
+    const runs = ok.length === row.runs.length ? String(ok.length) : `${ok.length}/${row.runs.length}`;
+    lines.push(`| ${[...base, stat(mibs, 0), stat(cpu, 2), stat(rss, 0), reqText, runs].join(" | ")} |`);
+  }
+  return lines.join("\n");
+}
+
+function machine() {
+  const model = /model name\s*:\s*(.*)/.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1] ?? cpus()[0]?.model ?? "unknown";
+  return `${cpus().length} cores, ${(totalmem() / GiB).toFixed(0)} GiB memory, ${model}; Node ${process.version}, ${process.platform}-${process.arch}`;
+}
+
+async function main() {
+  const { values } = parseArgs({
+    options: {
+      full: { type: "boolean" },
+      smoke: { type: "boolean" },
+      reps: { type: "string" },
+      "reps-large": { type: "string" },
+      "latency-ms": { type: "string" },
+      "no-write": { type: "boolean" },
+    },
+    strict: true,
+  });
+  const full = values.full || process.env.RGCS_BENCH_FULL === "1";
+  const smoke = Boolean(values.smoke);
+  const reps = Number(values.reps ?? (smoke ? 1 : 3));
+  const repsLarge = Number(values["reps-large"] ?? (smoke ? 1 : 2));
+  const latencyMs = Number(values["latency-ms"] ?? 20);
+  const sizes = smoke ? [64 * KiB, 4 * MiB] : full ? [64 * MiB, GiB, 4 * GiB] : [64 * MiB, GiB];
+  const chunkSizes = smoke ? [256 * KiB, MiB] : [8 * MiB, 32 * MiB];
+  const latencySizes = smoke ? [4 * MiB] : [64 * MiB];
+  const log = (line) => process.stderr.write(`${line}\n`);
+  const started = new Date();
+
+  log(`table 1: no latency; sizes ${sizes.map(formatSize).join(", ")}; ${reps} reps (${repsLarge} at ≥ 1 GiB)`);
+  const plain = await runTable({ latencyMs: 0, sizes, chunkSizes, reps, repsLarge, log });
+  log(`table 2: ${latencyMs} ms per response; sizes ${latencySizes.map(formatSize).join(", ")}`);
+  const slow = await runTable({ latencyMs, sizes: latencySizes, chunkSizes, reps, repsLarge, log });
+
+  const command = `pnpm bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`;
+  const text = [
+    `Machine: ${machine()}`,
+    `Date: ${started.toISOString()}; ${((Date.now() - started.getTime()) / 1000).toFixed(0)} s in all`,
+    `Command: \`${command}\` (at the repository root; \`node bench/src/run.mjs\` after \`pnpm build\` is the same)`,
+    "",
+    `### No added latency (median (min–max) of ${reps} runs; ${repsLarge} at 1 GiB and above)`,
+    "",
+    formatTable(plain),
+    "",
+    `### ${latencyMs} ms emulator latency per response`,
+    "",
+    formatTable(slow),
+    "",
+  ].join("\n");
+  process.stdout.write(`\n${text}`);
+  if (!smoke && !values["no-write"]) {
+    const target = fileURLToPath(new URL("../../BENCHMARKS.md", here));
+    let previous = "";
+    try {
+      previous = readFileSync(target, "utf8");
+    } catch {
+      // first run
+    }
+    // Keep everything above the generated section (the reading written by hand), replace the figures.
+    const marker = "<!-- bench:results -->";
+    const head = previous.includes(marker) ? previous.slice(0, previous.indexOf(marker)) : "# Benchmarks\n\n";
+    writeFileSync(target, `${head}${marker}\n\n${text}`);
+    log(`wrote ${target}`);
+  }
+  return { plain, slow };
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((error) => {
+    process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
+    process.exitCode = 1;
+  });
+}
