@@ -223,7 +223,9 @@ describe("gcs-upload --resume", () => {
       let stderr = "";
       child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
       const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
-      await new Promise((r) => setTimeout(r, 1000));
+      // Interrupt once a chunk is on its way (the session exists), however slowly the child started.
+      const deadline = Date.now() + 30_000;
+      while (!log.some((line) => line.includes("PUT")) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       child.kill("SIGINT");
       expect(await exited).toBe(130);
       expect(stderr).toMatch(/^gcs-upload: interrupted: /m);
