@@ -11,7 +11,7 @@
 //   node src/run.mjs --smoke    64 KiB and 4 MiB, 256 KiB and 1 MiB chunks, one repetition (~10 s)
 //   --reps N (default 3), --reps-large N (repetitions at 1 GiB and above, default 2), --no-write
 import { spawn } from "node:child_process";
-import { cpus, totalmem } from "node:os";
+import { cpus, loadavg, totalmem } from "node:os";
 import { readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
@@ -196,6 +196,7 @@ async function main() {
   const latencySizes = smoke ? [4 * MiB] : [64 * MiB];
   const log = (line) => process.stderr.write(`${line}\n`);
   const started = new Date();
+  const loadBefore = loadavg()[0];
 
   log(`table 1: no latency; sizes ${sizes.map(formatSize).join(", ")}; ${reps} reps (${repsLarge} at ≥ 1 GiB)`);
   const plain = await runTable({ latencyMs: 0, sizes, chunkSizes, reps, repsLarge, log });
@@ -205,7 +206,8 @@ async function main() {
   const command = `pnpm bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`;
   const text = [
     `Machine: ${machine()}`,
-    `Date: ${started.toISOString()}; ${((Date.now() - started.getTime()) / 1000).toFixed(0)} s in all`,
+    `Date: ${started.toISOString()}; ${((Date.now() - started.getTime()) / 1000).toFixed(0)} s in all; ` +
+      `1-minute load average ${loadBefore.toFixed(2)} at the start, ${loadavg()[0].toFixed(2)} at the end (anything else running skews the figures)`,
     `Command: \`${command}\` (at the repository root; \`node bench/src/run.mjs\` after \`pnpm build\` is the same)`,
     "",
     `### No added latency (median (min–max) of ${reps} runs; ${repsLarge} at 1 GiB and above)`,
