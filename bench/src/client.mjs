@@ -49,8 +49,10 @@ function* blocks() {
 
 // --- memory sampling -----------------------------------------------------------------------------
 let peakRss = process.memoryUsage.rss();
+let peakArrayBuffers = 0;
 const sampler = setInterval(() => {
   peakRss = Math.max(peakRss, process.memoryUsage.rss());
+  peakArrayBuffers = Math.max(peakArrayBuffers, process.memoryUsage().arrayBuffers);
 }, 50);
 
 // --- clients -------------------------------------------------------------------------------------
@@ -148,5 +150,5 @@ const cpu = process.cpuUsage(cpu0);
 clearInterval(sampler);
 peakRss = Math.max(peakRss, process.memoryUsage.rss(), process.resourceUsage().maxRSS * 1024);
 process.stdout.write(
-  `${JSON.stringify({ kind, bytes: object.size, crc32c: object.crc32c, wallMs, cpuUserS: cpu.user / 1e6, cpuSystemS: cpu.system / 1e6, peakRssMiB: peakRss / MiB })}\n`,
+  `${JSON.stringify({ kind, bytes: object.size, crc32c: object.crc32c, wallMs, cpuUserS: cpu.user / 1e6, cpuSystemS: cpu.system / 1e6, peakRssMiB: peakRss / MiB, peakArrayBuffersMiB: peakArrayBuffers / MiB })}\n`,
 );
