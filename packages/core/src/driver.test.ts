@@ -67,8 +67,11 @@ describe("UploadDriver", () => {
     await flushMicrotasks();
     transport.last.resolve(rStart());
     await flushMicrotasks();
-    await driver.write(new Uint8Array(CHUNK)); // becomes the in-flight chunk: the machine wants more
+    await driver.write(new Uint8Array(CHUNK)); // a full chunk, held until a byte beyond it comes: the machine wants more
+    expect(transport.calls).toHaveLength(1);
+    await driver.write(new Uint8Array(1)); // the chunk goes out; one unsent byte: the machine wants more
     expect(transport.calls).toHaveLength(2);
+    expect(transport.last.request.headers["content-range"]).toBe(`bytes 0-${CHUNK - 1}/*`);
     let resolved = false;
     const second = driver.write(new Uint8Array(CHUNK)).then(() => (resolved = true));
     await flushMicrotasks();
@@ -105,8 +108,9 @@ describe("UploadDriver", () => {
     await flushMicrotasks();
     transport.last.resolve(rStart());
     await flushMicrotasks();
-    void driver.write(new Uint8Array(CHUNK));
+    void driver.write(new Uint8Array(CHUNK + 1));
     const call = transport.last;
+    expect(call.request.headers["content-range"]).toBe(`bytes 0-${CHUNK - 1}/*`);
     clock.advance(4000);
     call.options.onUploadProgress?.(1000);
     clock.advance(4000);
@@ -126,8 +130,9 @@ describe("UploadDriver", () => {
     await flushMicrotasks();
     transport.last.resolve(rStart());
     await flushMicrotasks();
-    await driver.write(new Uint8Array(CHUNK));
+    await driver.write(new Uint8Array(CHUNK + 1));
     const chunk = transport.last;
+    expect(chunk.request.headers["content-range"]).toBe(`bytes 0-${CHUNK - 1}/*`);
     const pendingWrite = driver.write(new Uint8Array(CHUNK));
     const cancelled = driver.cancel();
     expect(chunk.options.signal.aborted).toBe(true);
@@ -144,11 +149,65 @@ describe("UploadDriver", () => {
     await expect(driver.write(new Uint8Array(1))).rejects.toMatchObject({ code: "cancelled" });
   });
 
+  it("cancel during the session start lets the start finish, then deletes the session it created", async () => {
+    const transport = new ManualTransport();
+    const { driver, clock, machine } = setup({}, transport);
+    await flushMicrotasks();
+    const start = transport.last;
+    expect(start.request.method).toBe("POST");
+    const cancelled = driver.cancel();
+    // Aborting the start could leave a session GCS already created alive for a week: let it answer.
+    expect(start.options.signal.aborted).toBe(false);
+    await flushMicrotasks();
+    expect(transport.calls).toHaveLength(1);
+    start.resolve(rStart());
+    await flushMicrotasks();
+    expect(transport.calls).toHaveLength(2);
+    const del = transport.last;
+    expect(del.request).toMatchObject({ method: "DELETE", url: SESSION });
+    del.resolve({ status: 499, headers: {}, body: "" });
+    await cancelled;
+    await expect(driver.done).rejects.toMatchObject({ code: "cancelled" });
+    expect(machine.state).toBe("cancelled");
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it("cancel during a session start that fails ends cancelled without a DELETE or a retry", async () => {
+    for (const settle of [(call: Call) => call.resolve(rStatus(503)), (call: Call) => call.reject(new Error("ECONNRESET"))]) {
+      const transport = new ManualTransport();
+      const { driver, clock } = setup({}, transport);
+      await flushMicrotasks();
+      const cancelled = driver.cancel();
+      expect(transport.last.options.signal.aborted).toBe(false);
+      settle(transport.last);
+      await cancelled;
+      await expect(driver.done).rejects.toMatchObject({ code: "cancelled", message: expect.stringContaining("before a session existed") as unknown });
+      expect(transport.calls).toHaveLength(1);
+      expect(clock.pendingTimers).toBe(0);
+    }
+  });
+
+  it("cancel during a session start that stalls ends cancelled once the stall timer fires", async () => {
+    const transport = new ManualTransport();
+    const { driver, clock } = setup({ retry: { idleTimeoutMs: 5000 } }, transport);
+    await flushMicrotasks();
+    const cancelled = driver.cancel();
+    const start = transport.last;
+    clock.advance(4999);
+    expect(start.options.signal.aborted).toBe(false);
+    clock.advance(1);
+    expect(start.options.signal.aborted).toBe(true);
+    await cancelled;
+    await expect(driver.done).rejects.toMatchObject({ code: "cancelled" });
+    expect(transport.calls).toHaveLength(1);
+    expect(clock.pendingTimers).toBe(0);
+  });
+
   it("abort stops without DELETE; the checkpoint stays; no timers remain", async () => {
     const model = new GcsModel({ faults: (info) => (info.index === 2 ? { kind: "stall" } : undefined) });
     const { driver, clock } = setup({}, model);
     await driver.write(bytesOf(CHUNK));
-    await runUntilSettled(clock, driver.write(bytesOf(CHUNK)));
+    await runUntilSettled(clock, driver.write(bytesOf(CHUNK + 1)));
     await flushMicrotasks();
     expect(model.log.at(-1)?.outcome).toBe("stall");
     driver.abort(new Error("process exiting"));
@@ -163,7 +222,7 @@ describe("UploadDriver", () => {
   it("a failure rejects done, pending writes and later writes with the same UploadError", async () => {
     const model = new GcsModel({ faults: (info) => (info.index === 1 ? { kind: "status", status: 403, message: "denied" } : undefined) });
     const { driver, clock } = setup({}, model);
-    await driver.write(bytesOf(CHUNK));
+    await driver.write(bytesOf(CHUNK + 1));
     const pending = driver.write(bytesOf(CHUNK));
     await expect(runUntilSettled(clock, driver.done)).rejects.toMatchObject({ code: "unauthorized", status: 403, serverMessage: "denied" });
     const error = await driver.done.catch((e: unknown) => e);

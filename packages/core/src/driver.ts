@@ -160,14 +160,17 @@ export class UploadDriver {
   }
 
   /**
-   * Cancels: aborts the request in flight, deletes the session, and resolves once the upload is
-   * finished (normally `cancelled`; `done` if the object was already final). Never rejects.
+   * Cancels: aborts the chunk or query in flight, deletes the session, and resolves once the upload
+   * is finished (normally `cancelled`; `done` if the object was already final). Never rejects.
+   * A session start in flight is let finish (still under its stall timer): aborting it could leave
+   * a session GCS had already created alive for a week; once its answer names the session, that
+   * session is deleted.
    */
   cancel(): Promise<void> {
     if (!this.machine.isFinished) {
       this.machine.cancel();
       const outstanding = this.#outstanding;
-      if (outstanding !== undefined && outstanding.purpose !== "cancel") {
+      if (outstanding !== undefined && outstanding.purpose !== "cancel" && outstanding.purpose !== "start") {
         outstanding.abortedByCaller = true;
         outstanding.controller.abort(new UploadError("cancelled", "request aborted: the upload is being cancelled"));
       }

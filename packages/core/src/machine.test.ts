@@ -324,16 +324,66 @@ describe("sending bytes", () => {
     });
   });
 
-  it("an exact-multiple ending finalizes with an empty bytes */N request", () => {
+  it("an exact-multiple ending: the last full chunk waits for a byte beyond it, then end() makes it final", () => {
     const content = bytesOf(2 * CHUNK);
     const machine = new UploadMachine(options());
     started(machine);
-    machine.write(content);
-    for (const n of [1, 2]) {
-      const chunk = expectSend(machine);
-      expect(chunk.request.headers["content-range"]).toBe(`bytes ${(n - 1) * CHUNK}-${n * CHUNK - 1}/*`);
-      machine.onResponse(chunk.id, r308(n * CHUNK), 0);
+    machine.write(content.subarray(0, CHUNK));
+    // A full chunk and not one byte more: it may be the last one, so it is held.
+    expect(machine.wantsData).toBe(true);
+    expect(expectAction(machine, "need-data").type).toBe("need-data");
+    machine.write(content.subarray(CHUNK));
+    const c1 = expectSend(machine);
+    expect(c1.request.headers["content-range"]).toBe(`bytes 0-${CHUNK - 1}/*`);
+    machine.onResponse(c1.id, r308(CHUNK), 0);
+    expect(machine.wantsData).toBe(true);
+    expect(expectAction(machine, "need-data").type).toBe("need-data");
+    machine.end();
+    const final = expectSend(machine);
+    expect(final.purpose).toBe("finalize");
+    expect(final.request.headers).toEqual({
+      "content-length": String(CHUNK),
+      "content-range": `bytes ${CHUNK}-${2 * CHUNK - 1}/${2 * CHUNK}`,
+      "x-goog-hash": `crc32c=${crcB64(content)}`,
+    });
+    machine.onResponse(final.id, rObject(content), 0);
+    expect(machine.poll(0).type).toBe("done");
+  });
+
+  it("an exact-multiple upload takes one request per chunk: no empty finalize", () => {
+    const content = bytesOf(4 * CHUNK);
+    const machine = new UploadMachine(options());
+    started(machine);
+    const ranges: string[] = [];
+    let offset = 0;
+    for (;;) {
+      while (machine.wantsData && offset < content.length) {
+        machine.write(content.subarray(offset, offset + 65_536));
+        offset += 65_536;
+      }
+      const action = machine.poll(0);
+      if (action.type === "need-data") {
+        machine.end();
+        continue;
+      }
+      if (action.type === "done") break;
+      if (action.type !== "send") throw new Error(action.type);
+      ranges.push(action.request.headers["content-range"]!);
+      machine.onResponse(action.id, action.purpose === "finalize" ? rObject(content) : r308(machine.bytesSent), 0);
     }
+    expect(ranges).toEqual([`bytes 0-${CHUNK - 1}/*`, `bytes ${CHUNK}-${2 * CHUNK - 1}/*`, `bytes ${2 * CHUNK}-${3 * CHUNK - 1}/*`, `bytes ${3 * CHUNK}-${4 * CHUNK - 1}/${4 * CHUNK}`]);
+  });
+
+  it("a session that already holds every byte is finalized with an empty bytes */N request", () => {
+    const content = bytesOf(2 * CHUNK);
+    // A session minted elsewhere (or restored) whose earlier client sent everything with /* but
+    // never finalized: once end() decides the total, only the empty finalize is left to send.
+    const machine = new UploadMachine(options({ target: { kind: "session", sessionUri: SESSION } }));
+    drainEvents(machine);
+    const query = expectSend(machine);
+    machine.onResponse(query.id, r308(2 * CHUNK), 0);
+    machine.write(content);
+    expect(machine.bytesBuffered).toBe(0); // absorbed into the checksum, never resent
     expect(expectAction(machine, "need-data").type).toBe("need-data");
     machine.end();
     const final = expectSend(machine);
@@ -366,6 +416,8 @@ describe("sending bytes", () => {
     for (let now = 0; now < 1e9; now += 1e8) expect(machine.poll(now)).toEqual({ type: "need-data" });
     machine.write(new Uint8Array(CHUNK - 11));
     expect(machine.poll(0)).toEqual({ type: "need-data" });
+    machine.write(new Uint8Array(1));
+    for (let now = 0; now < 1e9; now += 1e8) expect(machine.poll(now)).toEqual({ type: "need-data" }); // a full chunk: it may be the last
     machine.write(new Uint8Array(1));
     expect(expectSend(machine).request.headers["content-range"]).toBe(`bytes 0-${CHUNK - 1}/*`);
   });
@@ -421,7 +473,7 @@ describe("responses", () => {
   });
 
   it("308 without Range to a query means 0 persisted (not an error)", () => {
-    const machine = uploadingWith(bytesOf(CHUNK));
+    const machine = uploadingWith(bytesOf(CHUNK + 1));
     const c1 = expectSend(machine);
     machine.onError(c1.id, { kind: "network" }, 0);
     const query = expectSend(machine, 1000);
@@ -432,7 +484,7 @@ describe("responses", () => {
   });
 
   it("308 without Range to a chunk: nothing kept, counted as a failed attempt, then resent from 0", () => {
-    const machine = uploadingWith(bytesOf(CHUNK));
+    const machine = uploadingWith(bytesOf(CHUNK + 1));
     const c1 = expectSend(machine);
     machine.onResponse(c1.id, r308(), 0);
     expect(machine.bytesPersisted).toBe(0);
@@ -470,7 +522,7 @@ describe("responses", () => {
 
   it("a malformed Range is a protocol violation", () => {
     for (const range of ["bytes=5-10", "bytes 0-10", "0-10", "bytes=0-", "bytes=0-abc"]) {
-      const machine = uploadingWith(bytesOf(CHUNK));
+      const machine = uploadingWith(bytesOf(CHUNK + 1));
       const c1 = expectSend(machine);
       machine.onResponse(c1.id, { status: 308, headers: { range }, body: "" }, 0);
       expect(expectAction(machine, "failed").error.code, range).toBe("protocol-violation");
@@ -548,7 +600,7 @@ describe("responses", () => {
   });
 
   it("a final answer before end() is a protocol violation; so is one without a parseable object", () => {
-    const early = uploadingWith(bytesOf(CHUNK));
+    const early = uploadingWith(bytesOf(CHUNK + 1));
     const c1 = expectSend(early);
     early.onResponse(c1.id, rObject(bytesOf(CHUNK)), 0);
     expect(expectAction(early, "failed").error.message).toContain("end() has not been called");
@@ -567,7 +619,7 @@ describe("responses", () => {
   });
 
   it.each([408, 429, 500, 502, 503, 504])("%i on a chunk is transient: back off, then ask", (status) => {
-    const machine = uploadingWith(bytesOf(CHUNK));
+    const machine = uploadingWith(bytesOf(CHUNK + 1));
     const c1 = expectSend(machine);
     machine.onResponse(c1.id, rStatus(status, "try later"), 0);
     expect(drainEvents(machine).at(-1)).toMatchObject({ type: "retry", attempt: 1, delayMs: 1000, error: { code: "transient", status, retryable: true } });
@@ -578,7 +630,7 @@ describe("responses", () => {
   });
 
   it.each(["network", "timeout", "truncated", "aborted"] as const)("a %s failure is transient: back off, then ask", (kind) => {
-    const machine = uploadingWith(bytesOf(CHUNK));
+    const machine = uploadingWith(bytesOf(CHUNK + 1));
     const c1 = expectSend(machine);
     const cause = new Error(kind);
     machine.onError(c1.id, { kind, cause }, 0);
@@ -598,7 +650,7 @@ describe("responses", () => {
     [418, "bad-request", "I'm a teapot."],
     [501, "protocol-violation", "Not implemented."],
   ] as const)("%i on a session request fails with %s, carrying the status and the server's message", (status, code, message) => {
-    const machine = uploadingWith(bytesOf(CHUNK));
+    const machine = uploadingWith(bytesOf(CHUNK + 1));
     const c1 = expectSend(machine);
     machine.onResponse(c1.id, rStatus(status, message), 0);
     const error = expectAction(machine, "failed").error;
@@ -625,7 +677,7 @@ describe("responses", () => {
   });
 
   it("a plain-text error body becomes the server message", () => {
-    const machine = uploadingWith(bytesOf(CHUNK));
+    const machine = uploadingWith(bytesOf(CHUNK + 1));
     const c1 = expectSend(machine);
     machine.onResponse(c1.id, { status: 403, headers: {}, body: "Access denied." }, 0);
     expect(expectAction(machine, "failed").error.serverMessage).toBe("Access denied.");
@@ -642,7 +694,7 @@ describe("retries", () => {
   it("backs off exponentially up to the cap (no jitter)", () => {
     const machine = new UploadMachine(options({ retry: { jitter: "none", maxAttempts: 100, deadlineMs: 1e9 } }));
     started(machine);
-    machine.write(bytesOf(CHUNK));
+    machine.write(bytesOf(CHUNK + 1));
     const delays: number[] = [];
     let now = 0;
     failingChunk(machine, now);
@@ -662,7 +714,7 @@ describe("retries", () => {
     const run = (seed: number, jitter: "equal" | "full"): number[] => {
       const machine = new UploadMachine(options({ random: seededRandom(seed), retry: { jitter, maxAttempts: 100, deadlineMs: 1e9, initialDelayMs: 100, maxDelayMs: 10_000, multiplier: 3 } }));
       started(machine);
-      machine.write(bytesOf(CHUNK));
+      machine.write(bytesOf(CHUNK + 1));
       let now = 0;
       const delays: number[] = [];
       for (let i = 0; i < 6; i++) {
@@ -725,7 +777,7 @@ describe("retries", () => {
   it("failing status queries count against the budget too", () => {
     const machine = new UploadMachine(options({ retry: { jitter: "none", maxAttempts: 3 } }));
     started(machine);
-    machine.write(bytesOf(CHUNK));
+    machine.write(bytesOf(CHUNK + 1));
     const chunk = expectSend(machine, 0);
     machine.onError(chunk.id, { kind: "network" }, 0);
     const q1 = expectSend(machine, 1000);
@@ -739,7 +791,7 @@ describe("retries", () => {
   it("gives up with deadline-exceeded when the next retry would begin after the deadline", () => {
     const machine = new UploadMachine(options({ retry: { jitter: "none", maxAttempts: 100, deadlineMs: 10_000 } }));
     started(machine);
-    machine.write(bytesOf(CHUNK));
+    machine.write(bytesOf(CHUNK + 1));
     let now = 500;
     const chunk = expectSend(machine, now);
     machine.onError(chunk.id, { kind: "network" }, now); // recovery starts at 500; waits 1000, 2000, 4000
@@ -759,7 +811,7 @@ describe("retries", () => {
     const start = expectSend(machine);
     expect(start.idleTimeoutMs).toBe(5000);
     machine.onResponse(start.id, rStart(), 0);
-    machine.write(bytesOf(CHUNK));
+    machine.write(bytesOf(CHUNK + 1));
     const chunk = expectSend(machine, 0);
     machine.onError(chunk.id, { kind: "timeout" }, 5000);
     const retry = drainEvents(machine).find((e) => e?.type === "retry") as { error: UploadError };
@@ -832,10 +884,43 @@ describe("cancel and abort", () => {
     expect(other.poll(0)).toEqual({ type: "cancelled" });
   });
 
+  it("cancel while the start is in flight: the start's answer decides between DELETE and just ending", () => {
+    const created = new UploadMachine(options());
+    created.write(bytesOf(10));
+    const start = expectSend(created);
+    created.cancel();
+    expect(created.state).toBe("cancelling");
+    expect(created.poll(0)).toEqual({ type: "in-flight" });
+    created.onResponse(start.id, rStart(), 0);
+    const del = expectSend(created);
+    expect(del.purpose).toBe("cancel");
+    expect(del.request).toEqual({ method: "DELETE", url: SESSION, headers: { "content-length": "0" }, body: [], bodyLength: 0 });
+    created.onResponse(del.id, rStatus(499), 0);
+    expect(created.poll(0)).toEqual({ type: "cancelled" });
+    expect(created.error?.message).toContain("session deleted");
+    // A start that fails, transiently or not, created no session: no retry, no DELETE.
+    for (const response of [rStatus(503), rStatus(403), { status: 200, headers: {}, body: "" }]) {
+      const failed = new UploadMachine(options());
+      const s = expectSend(failed);
+      failed.cancel();
+      failed.onResponse(s.id, response, 0);
+      expect(failed.poll(0)).toEqual({ type: "cancelled" });
+      expect(failed.error?.message).toContain("before a session existed");
+      expect(drainEvents(failed)).toEqual([]);
+    }
+    for (const kind of ["network", "timeout", "truncated"] as const) {
+      const broken = new UploadMachine(options());
+      const s = expectSend(broken);
+      broken.cancel();
+      broken.onError(s.id, { kind }, 0);
+      expect(broken.poll(0)).toEqual({ type: "cancelled" });
+    }
+  });
+
   it("cancel while a chunk is in flight waits for it, then deletes; cancel during backoff deletes at once", () => {
     const machine = new UploadMachine(options());
     started(machine);
-    machine.write(bytesOf(CHUNK));
+    machine.write(bytesOf(CHUNK + 1));
     const chunk = expectSend(machine);
     machine.cancel();
     expect(machine.poll(0)).toEqual({ type: "in-flight" });
@@ -844,7 +929,7 @@ describe("cancel and abort", () => {
 
     const backoff = new UploadMachine(options());
     started(backoff);
-    backoff.write(bytesOf(CHUNK));
+    backoff.write(bytesOf(CHUNK + 1));
     const c = expectSend(backoff);
     backoff.onResponse(c.id, rStatus(503), 0);
     expect(backoff.poll(0).type).toBe("wait");
@@ -867,7 +952,7 @@ describe("cancel and abort", () => {
   it("abort stops without DELETE; the checkpoint stays available; the late outcome is ignored once", () => {
     const machine = new UploadMachine(options());
     started(machine);
-    machine.write(bytesOf(2 * CHUNK));
+    machine.write(bytesOf(2 * CHUNK + 1));
     const c1 = expectSend(machine);
     machine.onResponse(c1.id, r308(CHUNK), 0);
     const c2 = expectSend(machine);
@@ -958,7 +1043,7 @@ describe("misuse throws at once and changes nothing", () => {
     machine.onResponse(start.id, rStart(), 0);
     expect(machine.poll(0)).toEqual({ type: "need-data" });
     expect(machine.poll(0)).toEqual({ type: "need-data" });
-    machine.write(bytesOf(CHUNK));
+    machine.write(bytesOf(CHUNK + 1));
     const chunk = expectSend(machine);
     expect(chunk.id).toBe(2);
     machine.onResponse(chunk.id, rStatus(503), 100);
@@ -969,24 +1054,60 @@ describe("misuse throws at once and changes nothing", () => {
 });
 
 describe("memory and backpressure", () => {
-  it("wantsData turns false at a chunk of unsent bytes and true again once a chunk is in flight", () => {
+  it("unknown total: wantsData stays true up to a full chunk of unsent bytes (it waits for one byte beyond), false past it", () => {
     const machine = new UploadMachine(options({ chunkSize: 2 * CHUNK }));
     started(machine);
     expect(machine.wantsData).toBe(true);
     machine.write(new Uint8Array(CHUNK));
     expect(machine.wantsData).toBe(true);
     machine.write(new Uint8Array(CHUNK));
+    expect(machine.wantsData).toBe(true); // a full chunk is held until a byte beyond it (or end()) comes
+    expect(expectAction(machine, "need-data").type).toBe("need-data");
+    machine.write(new Uint8Array(1));
     expect(machine.wantsData).toBe(false);
     const c1 = expectSend(machine);
     expect(machine.wantsData).toBe(true); // the in-flight chunk no longer counts as unsent
     machine.write(new Uint8Array(2 * CHUNK));
     expect(machine.wantsData).toBe(false);
-    expect(machine.bytesBuffered).toBe(4 * CHUNK);
+    expect(machine.bytesBuffered).toBe(4 * CHUNK + 1);
     machine.onResponse(c1.id, r308(2 * CHUNK), 0);
-    expect(machine.bytesBuffered).toBe(2 * CHUNK); // acknowledged bytes released at once
+    expect(machine.bytesBuffered).toBe(2 * CHUNK + 1); // acknowledged bytes released at once
     expect(machine.wantsData).toBe(false);
     machine.end();
     expect(machine.wantsData).toBe(false);
+  });
+
+  it("known total: wantsData turns false at a chunk of unsent bytes, which is sent at once", () => {
+    const machine = new UploadMachine(options({ chunkSize: 2 * CHUNK, totalSize: 10 * CHUNK }));
+    started(machine);
+    machine.write(new Uint8Array(CHUNK));
+    expect(machine.wantsData).toBe(true);
+    machine.write(new Uint8Array(CHUNK));
+    expect(machine.wantsData).toBe(false);
+    const c1 = expectSend(machine);
+    expect(c1.request.headers["content-range"]).toBe(`bytes 0-${2 * CHUNK - 1}/${10 * CHUNK}`);
+    expect(machine.wantsData).toBe(true);
+  });
+
+  it("the memory bound is reached, not exceeded, with chunk-sized writes (unknown total)", () => {
+    const chunk = 2 * CHUNK;
+    const machine = new UploadMachine(options({ chunkSize: chunk }));
+    started(machine);
+    let max = 0;
+    const fill = (): void => {
+      while (machine.wantsData) {
+        machine.write(new Uint8Array(chunk));
+        max = Math.max(max, machine.bytesBuffered);
+      }
+    };
+    for (let i = 0; i < 20; i++) {
+      fill();
+      const action = expectSend(machine);
+      fill(); // an adapter keeps writing while a chunk is in flight
+      machine.onResponse(action.id, r308(machine.bytesSent), 0);
+    }
+    // One chunk in flight, one held for the byte beyond it, and the write that brought that byte.
+    expect(max).toBe(2 * chunk + chunk);
   });
 
   it("retained bytes stay within two chunks plus one write when the adapter honours wantsData", () => {

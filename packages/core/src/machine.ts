@@ -18,7 +18,9 @@
  *     protocol violation; one that reports less than the oldest retained byte has lost data.
  *  4. Every non-final chunk is exactly `chunkSize` bytes (a multiple of 256 KiB). End of data is
  *     decided only by `end()`: a short write never finalizes anything. The request that carries the
- *     total finalizes, and only it carries `X-Goog-Hash`.
+ *     total finalizes, and only it carries `X-Goog-Hash`. With an unknown total a full chunk is sent
+ *     (`/*`) only once a byte beyond it is held, so an exact-multiple upload ends with its last chunk
+ *     stating the total rather than with an extra empty `bytes *\/N` request.
  *  5. A machine that reached `done`, `failed`, `cancelled` or `aborted` stays there. Caller misuse
  *     throws at once ({@link UsageError}, {@link ValidationError}) and changes nothing; protocol and
  *     network problems come out of `poll` as a `failed` action.
@@ -355,8 +357,10 @@ export class UploadMachine {
 
   /**
    * The backpressure signal: true while the machine is ready for another `write` (or `end`): data is
-   * not ended and fewer than `chunkSize` unsent bytes are buffered (or the declared total is reached
-   * and only `end()` remains). Writes while false are accepted but grow memory: wait.
+   * not ended and fewer than `chunkSize` unsent bytes are buffered — with an unknown total, up to
+   * `chunkSize` inclusive, since a full chunk is sent only once a byte beyond it (or `end()`) has
+   * come (or the declared total is reached and only `end()` remains). Writes while false are
+   * accepted but grow memory: wait.
    */
   get wantsData(): boolean {
     if (this.isFinished || this.#ended || this.#cancelRequested) return false;
@@ -364,7 +368,8 @@ export class UploadMachine {
     if (this.#declaredTotal !== undefined && end >= this.#declaredTotal) return true;
     const f = this.#inFlight;
     const cursor = f !== undefined && f.to > f.from ? f.to : this.#persisted;
-    return end - cursor < this.#o.chunkSize;
+    const unsent = end - cursor;
+    return this.#declaredTotal === undefined ? unsent <= this.#o.chunkSize : unsent < this.#o.chunkSize;
   }
 
   /** The session URI (a secret), once a session exists. */
@@ -453,9 +458,11 @@ export class UploadMachine {
 
   /**
    * Cancels the upload: the session (if any) is deleted with a DELETE request, then the machine ends
-   * `cancelled`. A request in flight is let settle first (the driver aborts it). If it turns out to
-   * have finalized the object, the machine ends `done` instead: the object exists. No-op once
-   * finished or already cancelling.
+   * `cancelled`. A request in flight is let settle first. A chunk or query may be aborted (the driver
+   * does); if it turns out to have finalized the object, the machine ends `done` instead: the object
+   * exists. A session start should be let finish (the driver does not abort it): its answer tells
+   * whether a session was created, which is then deleted; a start that fails or is aborted ends
+   * `cancelled` at once. No-op once finished or already cancelling.
    */
   cancel(): void {
     if (this.isFinished || this.#cancelRequested) return;
@@ -530,7 +537,12 @@ export class UploadMachine {
     return this.#events.shift();
   }
 
-  /** Decides the next chunk: full chunks until `end()`, then the finalizing request. */
+  /**
+   * Decides the next chunk: full chunks until `end()`, then the finalizing request. With an unknown
+   * total a full chunk waits for one byte beyond it, so the last full chunk can still become the
+   * final one; the empty `bytes *\/N` finalize remains for a zero-byte object and for a server that
+   * already holds every byte (a restored or adopted session).
+   */
   #nextChunk(): UploadAction {
     const from = this.#persisted;
     const end = this.#queue.endOffset;
@@ -541,10 +553,16 @@ export class UploadMachine {
       if (total - from > size) return this.#sendChunk(from, from + size, false);
       return this.#sendChunk(from, total, true);
     }
-    // A chunk that would reach the declared total finalizes the object: only end() may do that.
-    if (end - from >= size && (this.#declaredTotal === undefined || from + size < this.#declaredTotal)) {
-      return this.#sendChunk(from, from + size, false);
+    if (this.#declaredTotal === undefined) {
+      // Unknown total: a full chunk goes out with `/*` only once a byte beyond it is held. If the data
+      // ends right there instead, end() makes it the final chunk (`/total`, X-Goog-Hash), which saves
+      // the empty `bytes */N` finalize an exact-multiple upload would otherwise need.
+      if (end - from > size) return this.#sendChunk(from, from + size, false);
+      return NEED_DATA;
     }
+    // Known total: every chunk states it. The chunk that would reach it finalizes the object: only
+    // end() may do that.
+    if (end - from >= size && from + size < this.#declaredTotal) return this.#sendChunk(from, from + size, false);
     return NEED_DATA;
   }
 
