@@ -11,6 +11,8 @@ const USAGE = `Usage: gcs-emulator [options]
   --host HOST            interface to bind (default 127.0.0.1)
   --port N               port to bind (default 0: any free port)
   --storage MODE         memory (default) or discard (keep only size, CRC32C, MD5)
+  --no-md5               do not compute MD5 (CRC32C only): objects have no md5Hash, an md5 to
+                         check is refused with 400; for benchmarks where CPU is scarce
   --latency-ms N         delay every response by N ms (default 0)
   --session-ttl-ms N     upload session lifetime (default 7 days)
   --bucket NAME          create a bucket at start (repeatable)
@@ -25,6 +27,7 @@ async function main(): Promise<void> {
       host: { type: "string" },
       port: { type: "string" },
       storage: { type: "string" },
+      "no-md5": { type: "boolean" },
       "latency-ms": { type: "string" },
       "session-ttl-ms": { type: "string" },
       bucket: { type: "string", multiple: true },
@@ -44,6 +47,7 @@ async function main(): Promise<void> {
     host: values.host,
     port: integer("--port", values.port),
     storage,
+    md5: values["no-md5"] !== true,
     latencyMs: integer("--latency-ms", values["latency-ms"]),
     sessionTtlMs: integer("--session-ttl-ms", values["session-ttl-ms"]),
     buckets: values.bucket,
@@ -51,7 +55,7 @@ async function main(): Promise<void> {
     logger: values.verbose ? (line) => process.stderr.write(`${line}\n`) : undefined,
   });
   process.stdout.write(`${emulator.url}\n`);
-  process.stderr.write(`gcs-emulator listening on ${emulator.url} (storage: ${storage}); Ctrl-C to stop\n`);
+  process.stderr.write(`gcs-emulator listening on ${emulator.url} (storage: ${storage}${values["no-md5"] === true ? ", no MD5" : ""}); Ctrl-C to stop\n`);
   const stop = (signal: string): void => {
     process.stderr.write(`gcs-emulator: ${signal}, stopping\n`);
     void emulator.stop().then(() => process.exit(0));

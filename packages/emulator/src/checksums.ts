@@ -66,22 +66,24 @@ export function parseGoogHash(header: string | undefined): { ok: true; value: De
 export interface DataSnapshot {
   readonly size: number;
   readonly crc: number;
-  readonly md5: Hash;
+  readonly md5: Hash | undefined;
   readonly chunkCount: number;
 }
 
 /**
- * The persisted bytes of one upload: size, running CRC32C and MD5 always; the bytes themselves only in
- * memory mode (as the list of received buffers, never concatenated until someone reads the object).
+ * The persisted bytes of one upload: size and running CRC32C always, MD5 unless turned off (`md5: false`),
+ * the bytes themselves only in memory mode (as the list of received buffers, never concatenated until
+ * someone reads the object).
  */
 export class ObjectData {
   #size = 0;
   #crc = 0;
-  #md5: Hash = createHash("md5");
+  #md5: Hash | undefined;
   #chunks: Buffer[] | undefined;
 
-  constructor(keepBytes: boolean) {
+  constructor(keepBytes: boolean, md5 = true) {
     this.#chunks = keepBytes ? [] : undefined;
+    this.#md5 = md5 ? createHash("md5") : undefined;
   }
 
   /** Bytes persisted so far. */
@@ -94,26 +96,26 @@ export class ObjectData {
     if (bytes.length === 0) return;
     this.#size += bytes.length;
     this.#crc = crc32c(bytes, this.#crc);
-    this.#md5.update(bytes);
+    this.#md5?.update(bytes);
     this.#chunks?.push(bytes);
   }
 
   /** Captures the state; MD5 state is copied, which is cheap (a few hundred bytes). */
   snapshot(): DataSnapshot {
-    return { size: this.#size, crc: this.#crc, md5: this.#md5.copy(), chunkCount: this.#chunks?.length ?? 0 };
+    return { size: this.#size, crc: this.#crc, md5: this.#md5?.copy(), chunkCount: this.#chunks?.length ?? 0 };
   }
 
   /** Returns to a snapshot taken earlier on this same object. */
   restore(snapshot: DataSnapshot): void {
     this.#size = snapshot.size;
     this.#crc = snapshot.crc;
-    this.#md5 = snapshot.md5.copy();
+    this.#md5 = snapshot.md5?.copy();
     this.#chunks?.splice(snapshot.chunkCount);
   }
 
-  /** The checksums of the bytes persisted so far, without ending the running state. */
-  digests(): { crc32c: string; md5Hash: string } {
-    return { crc32c: crc32cToBase64(this.#crc), md5Hash: this.#md5.copy().digest("base64") };
+  /** The checksums of the bytes persisted so far, without ending the running state (no MD5 when it is off). */
+  digests(): { crc32c: string; md5Hash: string | undefined } {
+    return { crc32c: crc32cToBase64(this.#crc), md5Hash: this.#md5?.copy().digest("base64") };
   }
 
   /** Drops the buffers (they now belong to a finished object, or to nobody). */

@@ -23,6 +23,12 @@ export interface EmulatorOptions {
   sessionTtlMs?: number;
   /** Fixed delay before every response, to model a network round trip. Default 0. */
   latencyMs?: number;
+  /**
+   * Compute MD5 (default true). `false` leaves it out (CRC32C is still computed): objects have no
+   * `md5Hash`, and an MD5 given to check (`X-Goog-Hash: md5=`, a declared `md5Hash`) is refused with 400.
+   * For benchmarks on small machines, where the server's MD5 competes with the client for CPU.
+   */
+  md5?: boolean;
   /** Create a bucket on first use instead of answering 404. Default false. */
   autoCreateBuckets?: boolean;
   /** Buckets to create at start. */
@@ -39,8 +45,8 @@ export interface EmulatorObject {
   readonly size: number;
   /** Base64 of the big-endian CRC32C. */
   readonly crc32c: string;
-  /** Base64 of the MD5. */
-  readonly md5Hash: string;
+  /** Base64 of the MD5; undefined when the emulator runs with `md5: false`. */
+  readonly md5Hash: string | undefined;
   readonly generation: string;
   readonly metageneration: string;
   readonly contentType: string;
@@ -109,7 +115,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   if (!(latencyMs >= 0) || !(sessionTtlMs > 0)) throw new RangeError("latencyMs must be >= 0 and sessionTtlMs > 0.");
   const storage = options.storage ?? "memory";
   if (storage !== "memory" && storage !== "discard") throw new RangeError(`Unknown storage "${String(storage)}".`);
-  const state = new EmulatorState({ storage, sessionTtlMs, autoCreateBuckets: options.autoCreateBuckets ?? false, now: Date.now });
+  const state = new EmulatorState({ storage, sessionTtlMs, autoCreateBuckets: options.autoCreateBuckets ?? false, md5: options.md5 ?? true, now: Date.now });
   for (const name of options.buckets ?? []) createBucket(state, name);
 
   const abort = new AbortController();

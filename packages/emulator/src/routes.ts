@@ -3,7 +3,7 @@
  * consumes instructions for. Request-entry faults (`return-NNN`, `return-reset-connection`) are applied
  * here, before the operation looks at anything; body and response faults are handed on.
  */
-import { bucketNameProblem, bucketResource, etagOf, objectResource, type StoredObject } from "./store.js";
+import { bucketNameProblem, bucketResource, etagOf, googHashOf, objectResource, type StoredObject } from "./store.js";
 import { keyMismatch, readCustomerKey } from "./csek.js";
 import type { Exchange } from "./exchange.js";
 import { InvalidRetryTestError, type Fault, type RetryTest } from "./faults.js";
@@ -253,7 +253,7 @@ function sendMedia(ex: Exchange, object: StoredObject, data: Buffer): Promise<vo
     ETag: etagOf(object),
     "X-Goog-Generation": object.generation,
     "X-Goog-Metageneration": object.metageneration,
-    "X-Goog-Hash": `crc32c=${object.crc32c},md5=${object.md5Hash}`,
+    "X-Goog-Hash": googHashOf(object),
     "X-Goog-Stored-Content-Length": String(object.size),
   };
   const range = ex.header("range");

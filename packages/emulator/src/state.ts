@@ -11,6 +11,8 @@ export interface StateOptions {
   readonly storage: "memory" | "discard";
   readonly sessionTtlMs: number;
   readonly autoCreateBuckets: boolean;
+  /** Whether MD5 is computed (CRC32C always is). */
+  readonly md5: boolean;
   readonly now: () => number;
 }
 

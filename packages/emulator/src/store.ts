@@ -32,7 +32,8 @@ export interface StoredObject {
   readonly metageneration: string;
   readonly size: number;
   readonly crc32c: string;
-  readonly md5Hash: string;
+  /** Undefined when the emulator runs without MD5 (`md5: false`). */
+  readonly md5Hash: string | undefined;
   readonly contentType: string;
   readonly meta: ObjectMetadataInput;
   readonly timeCreated: string;
@@ -144,7 +145,7 @@ export function objectResource(object: StoredObject, baseUrl: string): Record<st
     contentType: object.contentType,
     storageClass: object.meta.storageClass ?? "STANDARD",
     size: String(object.size),
-    md5Hash: object.md5Hash,
+    ...(object.md5Hash === undefined ? {} : { md5Hash: object.md5Hash }),
     crc32c: object.crc32c,
     etag: etagOf(object),
     timeCreated: object.timeCreated,
@@ -178,6 +179,11 @@ export function bucketResource(bucket: Bucket, baseUrl: string): Record<string, 
     timeCreated: bucket.timeCreated,
     updated: bucket.timeCreated,
   };
+}
+
+/** `X-Goog-Hash` for an object: CRC32C, and MD5 when it was computed. */
+export function googHashOf(object: StoredObject): string {
+  return object.md5Hash === undefined ? `crc32c=${object.crc32c}` : `crc32c=${object.crc32c},md5=${object.md5Hash}`;
 }
 
 /** The ETag GCS derives from generation and metageneration (any stable value does for clients). */

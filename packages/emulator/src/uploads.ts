@@ -28,6 +28,7 @@ import type { EmulatorState } from "./state.js";
 import { randomId } from "./state.js";
 import {
   etagOf,
+  googHashOf,
   objectNameProblem,
   objectResource,
   preconditionFailure,
@@ -48,6 +49,11 @@ const XML_CONDITION_HEADERS: Readonly<Record<string, string>> = {
   ifGenerationMatch: "x-goog-if-generation-match",
   ifMetagenerationMatch: "x-goog-if-metageneration-match",
 };
+
+/** The 400 message for an MD5 the client asks to check while MD5 is off. */
+const NO_MD5_MESSAGE = (what: string): string =>
+  `${what} cannot be checked: this emulator runs without MD5 (md5: false / --no-md5), so the object was not created. ` +
+  "Send crc32c only, or run the emulator with MD5.";
 
 /** How a chunk request's fault (if any) shapes what it persists and answers. */
 type ChunkFault = Fault | undefined;
@@ -98,6 +104,7 @@ export async function startJsonUpload(ex: Exchange, state: EmulatorState, bucket
     if (typeof resource.md5Hash !== "string" || !isBase64OfLength(resource.md5Hash, 16)) {
       return ex.error(400, "invalid", "md5Hash must be the base64 of 16 bytes.");
     }
+    if (!state.options.md5) return ex.error(400, "invalid", NO_MD5_MESSAGE("The declared md5Hash"));
     declared.md5Hash = resource.md5Hash;
   }
   const preconditions = preconditionsFrom((param) => ex.query.get(param) ?? undefined);
@@ -171,7 +178,7 @@ async function openSession(ex: Exchange, state: EmulatorState, request: SessionR
     statedTotal: undefined,
     customerKey: key.key,
     origin: ex.origin,
-    data: new ObjectData(state.keepBytes),
+    data: new ObjectData(state.keepBytes, state.options.md5),
     state: "open",
     object: undefined,
     activeRequest: 0,
@@ -249,6 +256,7 @@ export function sessionTarget(ex: Exchange, state: EmulatorState): SessionTarget
   if (session?.state === "open" && range !== "invalid") {
     const persisted = session.data.size;
     if (range.kind === "query") endsUpload = range.total !== undefined && range.total === persisted;
+    else if (range.kind === "open") endsUpload = true; // an open end is meant to end the upload
     else {
       const total = range.total ?? session.statedTotal ?? session.declaredTotal;
       endsUpload = total !== undefined && range.last + 1 === total;
@@ -305,10 +313,12 @@ export async function putToSession(ex: Exchange, state: EmulatorState, target: S
   if (!hashes.ok) return refuse(hashes.message);
   const range = target.range;
   if (range === "invalid") return refuse(`Failed to parse Content-Range header: ${ex.header("content-range") ?? "(absent, and no Content-Length)"}.`);
+  // Undefined for an open end without a total: the body's end tells.
   const length = rangeLength(range);
   const declaredLength = contentLength(ex);
-  if (declaredLength === "invalid" || (declaredLength !== undefined && declaredLength !== length)) {
-    return refuse(`Content-Length ${ex.header("content-length")} does not match Content-Range ${ex.header("content-range") ?? ""} (${length} bytes).`);
+  if (declaredLength === "invalid" || (declaredLength !== undefined && length !== undefined && declaredLength !== length)) {
+    const said = length === undefined ? "" : ` (${length} bytes)`;
+    return refuse(`Content-Length ${ex.header("content-length")} does not match Content-Range ${ex.header("content-range") ?? ""}${said}.`);
   }
   const persisted = session.data.size;
   const total = range.total;
@@ -336,37 +346,58 @@ export async function putToSession(ex: Exchange, state: EmulatorState, target: S
     return refuse(`The chunk starts at byte ${range.first}, beyond the ${persisted} bytes persisted: bytes would be missing.`);
   }
   const effectiveTotal = total ?? session.statedTotal ?? session.declaredTotal;
-  if (effectiveTotal !== undefined && range.last + 1 > effectiveTotal) {
-    return refuse(`The chunk ends at byte ${range.last}, beyond the total size ${effectiveTotal}.`);
-  }
-  const final = effectiveTotal !== undefined && range.last + 1 === effectiveTotal;
-  if (!final && length < BLOCK) {
-    return refuse(
-      `The chunk carries ${length} bytes: a chunk is required to be equal or greater than ${BLOCK}, except for the final request ` +
-        `(and should be a multiple of ${BLOCK}).`,
-    );
+  // An open end (`bytes a-*/...`) is the rest of the object: it ends the upload when its body ends.
+  const open = range.kind === "open";
+  if (!open) {
+    if (effectiveTotal !== undefined && range.last + 1 > effectiveTotal) {
+      return refuse(`The chunk ends at byte ${range.last}, beyond the total size ${effectiveTotal}.`);
+    }
+    const final = effectiveTotal !== undefined && range.last + 1 === effectiveTotal;
+    if (!final && range.last - range.first + 1 < BLOCK) {
+      return refuse(
+        `The chunk carries ${range.last - range.first + 1} bytes: a chunk is required to be equal or greater than ${BLOCK}, except for the final request ` +
+          `(and should be a multiple of ${BLOCK}).`,
+      );
+    }
+  } else if (effectiveTotal !== undefined && range.first > effectiveTotal) {
+    return refuse(`The request starts at byte ${range.first}, beyond the total size ${effectiveTotal}.`);
   }
   if (total !== undefined) session.statedTotal = total;
 
   const snapshot = session.data.snapshot();
-  // Faults that keep only N KiB of the request's new bytes (aligned down) cap what may be persisted.
+  // Faults that keep only N KiB of the request's new bytes (aligned down) cap what may be persisted;
+  // nothing is ever persisted beyond a known total.
   const capped = fault?.kind === "status-after" || fault?.kind === "short-ack";
-  const cap = capped ? persisted + alignDown(fault.kind === "short-ack" ? fault.bytes : fault.afterBytes) : Number.POSITIVE_INFINITY;
+  const faultCap = capped ? persisted + alignDown(fault.kind === "short-ack" ? fault.bytes : fault.afterBytes) : Number.POSITIVE_INFINITY;
+  const cap = Math.min(faultCap, effectiveTotal ?? Number.POSITIVE_INFINITY);
   const ingest = new Ingest(session, token, range.first, cap);
   const outcome = await ex.streamBody((chunk) => ingest.write(chunk));
   // A cut or reset body keeps the whole blocks already persisted; the partial block is dropped.
   if (outcome === "cut") ex.noteCut(`persisted ${session.data.size}`);
   if (outcome !== "complete") return;
-  if (ex.bodyLength !== length) {
+  const end = range.first + ex.bodyLength; // one past the last byte the body carried
+  if (!open && ex.bodyLength !== length) {
     session.data.restore(snapshot);
     return refuse(`The body carried ${ex.bodyLength} bytes, Content-Range said ${length}.`);
+  }
+  if (open && effectiveTotal !== undefined && end !== effectiveTotal) {
+    session.data.restore(snapshot);
+    return refuse(
+      `The body ended at byte ${end} (${ex.bodyLength} bytes from ${range.first}), but the total size is ${effectiveTotal}: ` +
+        "a request with an open end must carry the rest of the object.",
+    );
   }
   if (session.activeRequest !== token) {
     return ex.error(503, "backendError", "A later request to this upload session superseded this one.");
   }
   if (fault?.kind === "status-after") return failWith(ex, fault.status);
-  if (fault?.kind === "short-ack" && cap <= range.last) return sendProgress(ex, session);
-  if (!final) return sendProgress(ex, session);
+  if (fault?.kind === "short-ack" && cap < end) return sendProgress(ex, session);
+  if (!open && !(effectiveTotal !== undefined && end === effectiveTotal)) return sendProgress(ex, session);
+  if (open && end < persisted) {
+    // The whole body lay below the persisted offset: the object is longer than this request says.
+    session.data.restore(snapshot);
+    return refuse(`The body ended at byte ${end}, below the ${persisted} bytes already persisted.`);
+  }
   return finalize(ex, state, session, snapshot, hashes.value, ingest);
 }
 
@@ -398,7 +429,8 @@ async function finalize(
     return fail(400, "invalid", `The object has ${size} bytes, X-Upload-Content-Length said ${session.declaredTotal}.`);
   }
   const actual = session.data.digests();
-  const checks: [string | undefined, string, string][] = [
+  if (hashes.md5 !== undefined && actual.md5Hash === undefined) return fail(400, "invalid", NO_MD5_MESSAGE("The X-Goog-Hash md5 value"));
+  const checks: [string | undefined, string | undefined, string][] = [
     [hashes.crc32c, actual.crc32c, "CRC32C (X-Goog-Hash)"],
     [hashes.md5, actual.md5Hash, "MD5 (X-Goog-Hash)"],
     [session.declared.crc32c, actual.crc32c, "CRC32C (declared crc32c)"],
@@ -441,7 +473,7 @@ function sendObject(ex: Exchange, session: UploadSession, object: StoredObject):
     ETag: etagOf(object),
     "X-Goog-Generation": object.generation,
     "X-Goog-Metageneration": object.metageneration,
-    "X-Goog-Hash": `crc32c=${object.crc32c},md5=${object.md5Hash}`,
+    "X-Goog-Hash": googHashOf(object),
     "X-Goog-Stored-Content-Length": String(object.size),
     "X-GUploader-UploadID": session.guploaderId,
   });
