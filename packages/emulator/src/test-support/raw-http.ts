@@ -46,6 +46,8 @@ export function exchange(url: string, init: RawInit = {}): Promise<RawResponse |
   if (!init.chunked && body !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === "content-length")) {
     headers["Content-Length"] = String(body.length);
   }
+  // Without this header, node:http would compute a Content-Length for a body given to end().
+  if (init.chunked) headers["Transfer-Encoding"] = "chunked";
   return new Promise((resolve) => {
     let settled = false;
     const settle = (value: RawResponse | RawFailure): void => {
