@@ -41,6 +41,32 @@ describe("gcs-emulator bin", () => {
     }
   });
 
+  it("--no-md5 leaves md5Hash out and refuses an md5 to check", async () => {
+    const child = spawn(process.execPath, [bin, "--port", "0", "--bucket", "bin-bucket", "--storage", "discard", "--no-md5"], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let out = "";
+        child.stdout.on("data", (chunk: Buffer) => {
+          out += chunk.toString();
+          const line = out.split("\n")[0];
+          if (out.includes("\n") && line) resolve(line);
+        });
+        child.once("exit", (code) => reject(new Error(`exited early with ${code}`)));
+      });
+      const done = await putChunk(await startSession(url, "no-md5", { bucket: "bin-bucket" }), 0, Buffer.from("hello"), 5);
+      expect(done.ok && done.json()).toMatchObject({ size: "5", crc32c: "mnG7TA==" });
+      expect(done.ok && done.json()).not.toHaveProperty("md5Hash");
+      const refused = await putChunk(await startSession(url, "md5-given", { bucket: "bin-bucket" }), 0, Buffer.from("hello"), 5, {
+        "X-Goog-Hash": "md5=XUFAKrxLKna5cZ2REBfFkg==",
+      });
+      expect(refused.ok && refused.status).toBe(400);
+    } finally {
+      child.kill("SIGTERM");
+    }
+  });
+
   it("prints usage and exits 2 on a bad flag", async () => {
     const child = spawn(process.execPath, [bin, "--storage", "tape"], { stdio: ["ignore", "pipe", "pipe"] });
     let err = "";

@@ -14,6 +14,8 @@
  * 5. Bytes below the persisted offset are ignored. New bytes are persisted in whole 256 KiB blocks as
  *    they arrive, so a cut body leaves a 256 KiB-aligned offset and a non-final chunk that is not a
  *    multiple of 256 KiB is acknowledged short (308 with the aligned `Range`).
+ *    An open end (`bytes a-*\/*`, `bytes a-*\/N`) is the rest of the object: no minimum, and when its body
+ *    ends completely it is the final request (with a known total, the body must end exactly there).
  * 6. The request that reaches the total finalizes: checksums (`X-Goog-Hash`, declared crc32c/md5Hash)
  *    and preconditions are checked, then the object is created (200 + object resource). If a check
  *    fails (400 / 412) the object is not created and the request persists nothing: the session stays
