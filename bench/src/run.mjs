@@ -1,6 +1,6 @@
 // `pnpm bench`: our Node adapter side by side with @google-cloud/storage and a raw single PUT.
 //
-// One emulator process (the package's bin, discard mode, loopback) per table; every upload runs in
+// One emulator process (the package's bin, discard mode without MD5, loopback) per table; every upload runs in
 // its own child process (client.mjs) so its CPU time and peak RSS are its own. Requests are counted
 // from the emulator's --verbose log (one line per request, filtered by the run's unique object name).
 // Runs are interleaved (A B C A B C ...) and reported as median with min–max.
@@ -40,7 +40,10 @@ function formatSize(bytes) {
 }
 
 async function startEmulator(latencyMs) {
-  const args = [EMULATOR_BIN, "--port", "0", "--storage", "discard", "--latency-ms", String(latencyMs), "--bucket", BUCKET, "--verbose"];
+  // --no-md5: no client here asks for MD5 validation (ours use CRC32C or none, the peer
+  // `validation: "crc32c"` or false, which sends only `X-Goog-Hash: crc32c=...`), and on a small
+  // machine the server's MD5 would take CPU from the client under test.
+  const args = [EMULATOR_BIN, "--port", "0", "--storage", "discard", "--no-md5", "--latency-ms", String(latencyMs), "--bucket", BUCKET, "--verbose"];
   const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
   const lines = [];
   let pending = "";

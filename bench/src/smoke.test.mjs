@@ -6,21 +6,25 @@ import { runTable } from "./run.mjs";
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
-// The emulator answers 400 to the peer's single-request mode (`Content-Range: bytes 0-*/*`, one PUT
-// of unknown length); that row is expected to fail with exactly that until the emulator accepts it.
-const KNOWN_UNSUPPORTED = /Content-Range header: bytes 0-\*\/\*/;
-
 describe("bench smoke", () => {
   it("runs every client at 64 KiB and 4 MiB with CRC32C on and off", { timeout: 180_000 }, async () => {
     const rows = await runTable({ latencyMs: 0, sizes: [64 * KiB, 4 * MiB], chunkSizes: [256 * KiB, MiB], reps: 1, repsLarge: 1 });
     expect(rows.length).toBeGreaterThan(0);
     for (const row of rows) {
       const [run] = row.runs;
-      if (row.kind === "gcs" && !run.ok && KNOWN_UNSUPPORTED.test(run.error)) continue;
       expect(run, `${row.kind} ${row.size} ${row.chunkSize} ${row.checksum}`).toMatchObject({ ok: true, bytes: row.size });
       expect(run.requests).toBeGreaterThanOrEqual(2);
       expect(run.peakRssMiB).toBeGreaterThan(0);
     }
+    // Every client uploaded the same bytes: one CRC32C per size, as the emulator computed it.
+    for (const size of [64 * KiB, 4 * MiB]) {
+      const crcs = new Set(rows.filter((r) => r.size === size).map((r) => r.runs[0].crc32c));
+      expect(crcs.size, `CRC32C values at ${size} bytes: ${[...crcs].join(", ")}`).toBe(1);
+    }
     expect(rows.filter((r) => r.kind === "raw-put").length).toBe(2);
+    // The peer's default single-request mode: session start and one open-ended PUT.
+    const single = rows.filter((r) => r.kind === "gcs");
+    expect(single.length).toBe(4);
+    for (const row of single) expect(row.runs[0].requests, `gcs ${row.size} ${row.checksum}`).toBe(2);
   });
 });
