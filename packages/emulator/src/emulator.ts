@@ -124,15 +124,20 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   let fallbackBaseUrl = "";
   const server: Server = createServer({ keepAlive: true }, (req, res) => {
     const ex = new Exchange(req, res, { latencyMs, signal: abort.signal, fallbackBaseUrl, log });
+    // Node detaches the socket from a request once its response is done (req.socket is then null),
+    // so a late failure may find nothing left to destroy.
+    const dropConnection = (): void => {
+      req.socket?.destroy();
+    };
     route(ex, state).catch((error: unknown) => {
       if (isAbort(error)) {
-        req.socket.destroy();
+        dropConnection();
         return;
       }
       log(`internal error: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
       if (!res.headersSent && !ex.answered) {
-        void ex.error(500, "internalError", "Emulator internal error.").catch(() => req.socket.destroy());
-      } else req.socket.destroy();
+        void ex.error(500, "internalError", "Emulator internal error.").catch(dropConnection);
+      } else dropConnection();
     });
   });
   // Multi-GiB single requests and long-lived keep-alive sockets are normal here.

@@ -4,6 +4,7 @@
  * the server's stop signal, so stopping the emulator never leaves a timer behind.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Socket } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Fault } from "./faults.js";
 
@@ -96,7 +97,8 @@ export class Exchange {
 
   /** Whether the response (or a reset) has gone out already. */
   get answered(): boolean {
-    return this.#answered || this.req.socket.destroyed;
+    // A socket detached after a finished response (null) counts as gone too.
+    return this.#answered || (this.req.socket?.destroyed ?? true);
   }
 
   /** Reads and discards the rest of the request body (body-side faults still apply while it arrives). */
@@ -180,7 +182,8 @@ export class Exchange {
   reset(): void {
     this.#answered = true;
     this.context.log(`${this.method} ${redact(this.req.url ?? "")} -> reset${this.#faultSuffix()}`);
-    if (!this.req.socket.destroyed) this.req.socket.resetAndDestroy();
+    const socket = this.req.socket as Socket | null;
+    if (socket !== null && !socket.destroyed) socket.resetAndDestroy();
   }
 
   /** Sends a response: body drained first, then the latency option, CORS, and any response-side fault. */
