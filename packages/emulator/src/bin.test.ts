@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -12,21 +12,25 @@ beforeAll(() => {
   execFileSync(process.execPath, [fileURLToPath(import.meta.resolve("typescript/bin/tsc")), "-p", "tsconfig.build.json"], { cwd: packageDir });
 }, 60_000);
 
+/** Starts the bin with `args` and resolves with the child and the URL it prints as its first line. */
+async function startBin(args: string[]): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [bin, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      out += chunk.toString();
+      const line = out.split("\n")[0];
+      if (out.includes("\n") && line) resolve(line);
+    });
+    child.once("exit", (code) => reject(new Error(`exited early with ${code}`)));
+  });
+  return { child, url };
+}
+
 describe("gcs-emulator bin", () => {
   it("prints its URL, serves uploads, and stops cleanly on SIGTERM", async () => {
-    const child = spawn(process.execPath, [bin, "--port", "0", "--bucket", "bin-bucket", "--storage", "discard", "--latency-ms", "1"], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const { child, url } = await startBin(["--port", "0", "--bucket", "bin-bucket", "--storage", "discard", "--latency-ms", "1"]);
     try {
-      const url = await new Promise<string>((resolve, reject) => {
-        let out = "";
-        child.stdout.on("data", (chunk: Buffer) => {
-          out += chunk.toString();
-          const line = out.split("\n")[0];
-          if (out.includes("\n") && line) resolve(line);
-        });
-        child.once("exit", (code) => reject(new Error(`exited early with ${code}`)));
-      });
       expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
       const session = await startSession(url, "from-bin", { bucket: "bin-bucket" });
       const done = await putChunk(session, 0, Buffer.from("hello"), 5);
@@ -42,19 +46,8 @@ describe("gcs-emulator bin", () => {
   });
 
   it("--no-md5 leaves md5Hash out and refuses an md5 to check", async () => {
-    const child = spawn(process.execPath, [bin, "--port", "0", "--bucket", "bin-bucket", "--storage", "discard", "--no-md5"], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const { child, url } = await startBin(["--port", "0", "--bucket", "bin-bucket", "--storage", "discard", "--no-md5"]);
     try {
-      const url = await new Promise<string>((resolve, reject) => {
-        let out = "";
-        child.stdout.on("data", (chunk: Buffer) => {
-          out += chunk.toString();
-          const line = out.split("\n")[0];
-          if (out.includes("\n") && line) resolve(line);
-        });
-        child.once("exit", (code) => reject(new Error(`exited early with ${code}`)));
-      });
       const done = await putChunk(await startSession(url, "no-md5", { bucket: "bin-bucket" }), 0, Buffer.from("hello"), 5);
       expect(done.ok && done.json()).toMatchObject({ size: "5", crc32c: "mnG7TA==" });
       expect(done.ok && done.json()).not.toHaveProperty("md5Hash");
