@@ -20,6 +20,9 @@ import { createHttpTransport } from "./http-transport.js";
 import { nodeClock } from "./node-clock.js";
 import { USER_AGENT } from "./user-agent.js";
 
+/** The Writable's default buffer: small, because core itself holds a chunk ahead. */
+const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
+
 /** The OAuth scope an upload needs. */
 export const STORAGE_SCOPE = "https://www.googleapis.com/auth/devstorage.read_write";
 
@@ -79,7 +82,7 @@ export interface NodeUploadOptions extends EndpointOptions {
    * (default: nothing is left behind), `"keep"` leaves it resumable and saves the checkpoint.
    */
   onAbort?: "cancel" | "keep";
-  /** Bytes the Writable buffers before `write()` returns false; the chunk size by default. */
+  /** Bytes the Writable buffers before `write()` returns false; 1 MiB (or the chunk size if smaller) by default. */
   highWaterMark?: number;
 }
 
@@ -205,7 +208,9 @@ export class UploadStream extends Writable {
 
   constructor(options: NodeUploadOptions) {
     const machine = machineFor(options);
-    super({ highWaterMark: options.highWaterMark ?? machine.chunkSize, decodeStrings: false, objectMode: false });
+    // Core already buffers a whole chunk ahead of the one in flight, so a chunk-sized Writable buffer
+    // would only add a third chunk of memory without adding overlap: keep it small by default.
+    super({ highWaterMark: options.highWaterMark ?? Math.min(machine.chunkSize, DEFAULT_HIGH_WATER_MARK), decodeStrings: false, objectMode: false });
     const endpoint = resolveEndpoint(options);
     this.#machine = machine;
     this.resumeOffset = machine.resumeOffset;
