@@ -14,7 +14,7 @@ import {
 import { GoogleAuth } from "google-auth-library";
 import type { CheckpointStore } from "./checkpoint-store.js";
 import { nodeChecksums } from "./checksums.js";
-import { resolveEndpoint, type EndpointOptions } from "./endpoint.js";
+import { resolveEndpoint, type EndpointOptions, type ResolvedEndpoint } from "./endpoint.js";
 import { createGaxiosTransport, type AuthHeaderSource } from "./gaxios-transport.js";
 import { createHttpTransport } from "./http-transport.js";
 import { nodeClock } from "./node-clock.js";
@@ -25,14 +25,6 @@ const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
 
 /** The OAuth scope an upload needs. */
 export const STORAGE_SCOPE = "https://www.googleapis.com/auth/devstorage.read_write";
-
-/** Where the object goes, as the JSON API names it. */
-export interface NodeUploadTarget {
-  /** Bucket name (validated by core against GCS's naming rules). */
-  bucket: string;
-  /** Object name (validated by core). */
-  name: string;
-}
 
 /** Options for {@link createUploadStream}. Everything core takes, plus how Node reaches GCS. */
 export interface NodeUploadOptions extends EndpointOptions {
@@ -148,8 +140,7 @@ function csek(key: Uint8Array | string): { key: string; sha256: string } {
 }
 
 /** Core's options from the Node options; throws core's typed errors for bad input, before any I/O. */
-function machineFor(options: NodeUploadOptions): UploadMachine {
-  const endpoint = resolveEndpoint(options);
+function machineFor(options: NodeUploadOptions, endpoint: ResolvedEndpoint): UploadMachine {
   const { checksums, checksum } = checksumProvider(options.checksum);
   let target: UploadOptions["target"];
   const targets = [options.sessionUri, options.signedUrl, options.bucket ?? options.name].filter((t) => t !== undefined);
@@ -207,11 +198,11 @@ export class UploadStream extends Writable {
   #lastQueuedPersisted = -1;
 
   constructor(options: NodeUploadOptions) {
-    const machine = machineFor(options);
+    const endpoint = resolveEndpoint(options);
+    const machine = machineFor(options, endpoint);
     // Core already buffers a whole chunk ahead of the one in flight, so a chunk-sized Writable buffer
     // would only add a third chunk of memory without adding overlap: keep it small by default.
     super({ highWaterMark: options.highWaterMark ?? Math.min(machine.chunkSize, DEFAULT_HIGH_WATER_MARK), decodeStrings: false, objectMode: false });
-    const endpoint = resolveEndpoint(options);
     this.#machine = machine;
     this.resumeOffset = machine.resumeOffset;
     this.#store = options.checkpointStore;
@@ -253,20 +244,20 @@ export class UploadStream extends Writable {
     // Strings, numbers and objects are refused with core's typed error before anything is queued:
     // a text upload must choose its own encoding, and nothing is silently converted or dropped.
     if (!(chunk instanceof Uint8Array)) {
-      const cb = typeof encoding === "function" ? encoding : callback;
-      const error = invalid(`write() takes bytes (Buffer or Uint8Array), got ${chunk === null ? "null" : typeof chunk}`);
-      this.destroy(error);
-      if (typeof cb === "function") process.nextTick(cb, error);
-      return false;
+      return this.#refuse(invalid(`write() takes bytes (Buffer or Uint8Array), got ${chunk === null ? "null" : typeof chunk}`), encoding, callback);
     }
     if (this.writableEnded) {
-      const cb = typeof encoding === "function" ? encoding : callback;
-      const error = new UploadError("usage", "write() after end(): the upload's length was already decided");
-      this.destroy(error);
-      if (typeof cb === "function") process.nextTick(cb, error);
-      return false;
+      return this.#refuse(new UploadError("usage", "write() after end(): the upload's length was already decided"), encoding, callback);
     }
     return super.write(chunk, encoding as BufferEncoding, callback as (e?: Error | null) => void);
+  }
+
+  /** Ends the upload with `error` (nothing half-sent is committed) and reports it to the write's callback. */
+  #refuse(error: UploadError, encoding: unknown, callback: unknown): false {
+    const cb = typeof encoding === "function" ? encoding : callback;
+    this.destroy(error);
+    if (typeof cb === "function") process.nextTick(cb, error);
+    return false;
   }
 
   override _write(chunk: Uint8Array, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
