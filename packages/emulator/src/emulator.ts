@@ -102,6 +102,8 @@ export interface Emulator extends RetryTestsApi {
   getUploadSession(sessionUriOrUploadId: string): EmulatorUploadSession | undefined;
   /** Stops: closes the listener, destroys open sockets, aborts pending timers. Idempotent. */
   stop(): Promise<void>;
+  /** The same as {@link Emulator.stop}, so `await using gcs = await startEmulator()` stops it at the end of the scope. */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 /** The default session lifetime: a week, as GCS. */
@@ -189,16 +191,19 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       const { bucket, name, data, object, state: sessionState } = lookup.session;
       return { bucket, name, persisted: object?.size ?? data.size, state: sessionState };
     },
-    stop: () => {
-      stopping ??= new Promise<void>((resolve) => {
-        abort.abort();
-        server.close(() => resolve());
-        server.closeAllConnections();
-        for (const socket of sockets) socket.destroy();
-      });
-      return stopping;
-    },
+    stop,
+    [Symbol.asyncDispose]: stop,
   };
+
+  function stop(): Promise<void> {
+    stopping ??= new Promise<void>((resolve) => {
+      abort.abort();
+      server.close(() => resolve());
+      server.closeAllConnections();
+      for (const socket of sockets) socket.destroy();
+    });
+    return stopping;
+  }
 }
 
 function createBucket(state: EmulatorState, name: string): void {

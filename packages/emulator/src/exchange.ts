@@ -35,7 +35,7 @@ export const EXPOSED_HEADERS = [
 const REASON_PHRASES: Readonly<Record<number, string>> = { 308: "Resume Incomplete", 499: "Client Closed Request" };
 
 /** Response-side faults: what they do to the body once the request has been processed. */
-type ResponseFault = Extract<Fault, { kind: "broken-stream" | "broken-stream-after" | "broken-final" | "stall" }>;
+type ResponseFault = Extract<Fault, { kind: "broken-stream" | "broken-stream-after" | "broken-final" | "truncated-final" | "stall" }>;
 
 /** Body-side faults the exchange applies while reading. */
 type BodyFault = Extract<Fault, { kind: "stall" | "reset-after" }>;
@@ -203,7 +203,9 @@ export class Exchange {
     this.context.log(`${this.method} ${redact(this.req.url ?? "")} -> ${status}${this.#faultSuffix()}`);
     const reason = REASON_PHRASES[status];
     const fault = this.#responseFault;
-    if (fault === undefined) {
+    if (fault === undefined || fault.kind === "truncated-final") {
+      // A truncated body is a complete HTTP message: only a parser of the body can tell it is cut.
+      if (fault !== undefined) body = body.subarray(0, Math.min(fault.afterBytes, body.length));
       all["Content-Length"] = String(body.length);
       if (reason) this.res.writeHead(status, reason, all);
       else this.res.writeHead(status, all);

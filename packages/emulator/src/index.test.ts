@@ -4,7 +4,17 @@ import * as api from "./index.js";
 describe("@resumable-gcs/emulator", () => {
   it("names itself and exports the in-process API", () => {
     expect(api.packageName).toBe("@resumable-gcs/emulator");
-    expect(Object.keys(api).sort()).toEqual(["DEFAULT_SESSION_TTL_MS", "packageName", "parseFault", "startEmulator"]);
+    expect(Object.keys(api).sort()).toEqual([
+      "DEFAULT_SESSION_TTL_MS",
+      "FAULT_VOCABULARY",
+      "REQUEST_KINDS",
+      "faultHeaders",
+      "packageName",
+      "parseFault",
+      "parseInstruction",
+      "startEmulator",
+      "useEmulator",
+    ]);
   });
 
   it("starts on 127.0.0.1 with a free port and stops", async () => {

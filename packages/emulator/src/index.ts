@@ -12,7 +12,17 @@ export {
   type RegisterFaultsOptions,
   type RetryTestsApi,
 } from "./emulator.js";
-export { parseFault, type Fault, type RetryTest } from "./faults.js";
+export {
+  FAULT_VOCABULARY,
+  REQUEST_KINDS,
+  parseFault,
+  parseInstruction,
+  type Fault,
+  type ParsedInstruction,
+  type RequestKind,
+  type RetryTest,
+} from "./faults.js";
+export { faultHeaders, useEmulator, type FaultHeaders, type FaultInstructions, type SuiteHooks } from "./fixtures.js";
 
 /**
  * The npm name of this package, for user agents and diagnostics.

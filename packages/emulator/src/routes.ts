@@ -6,9 +6,9 @@
 import { bucketNameProblem, bucketResource, etagOf, googHashOf, objectResource, type StoredObject } from "./store.js";
 import { keyMismatch, readCustomerKey } from "./csek.js";
 import type { Exchange } from "./exchange.js";
-import { InvalidRetryTestError, type Fault, type RetryTest } from "./faults.js";
+import { InvalidRetryTestError, type Fault, type RequestKind, type RetryTest } from "./faults.js";
 import type { EmulatorState } from "./state.js";
-import { cancelSession, failWith, putToSession, sessionTarget, startJsonUpload, startXmlUpload } from "./uploads.js";
+import { cancelSession, failWith, putToSession, sessionTarget, startJsonUpload, startXmlUpload, type SessionTarget } from "./uploads.js";
 
 /** Retry-test method names of the operations this emulator serves. */
 export type OperationName =
@@ -73,14 +73,14 @@ export async function route(ex: Exchange, state: EmulatorState): Promise<void> {
   if ((match = UPLOAD.exec(path))) {
     if (ex.query.has("upload_id")) return sessionRequest(ex, state);
     if (method !== "POST") return notAllowed(ex);
-    const fault = await enter(ex, state, "storage.objects.insert");
+    const fault = await enter(ex, state, "storage.objects.insert", ["start"]);
     return fault === "answered" ? undefined : startJsonUpload(ex, state, decode(match[1]), fault);
   }
   if ((match = XML_OBJECT.exec(path)) && !path.startsWith("/storage/") && !path.startsWith("/upload/")) {
     if (ex.query.has("upload_id")) return sessionRequest(ex, state);
     const [bucket, name] = [decode(match[1]), match[2]!.split("/").map(decode).join("/")];
     if (method === "POST" && ex.header("x-goog-resumable")?.toLowerCase() === "start") {
-      const fault = await enter(ex, state, "storage.objects.insert");
+      const fault = await enter(ex, state, "storage.objects.insert", ["start"]);
       return fault === "answered" ? undefined : startXmlUpload(ex, state, bucket, name, fault);
     }
     if (method === "GET") {
@@ -98,9 +98,18 @@ async function sessionRequest(ex: Exchange, state: EmulatorState): Promise<void>
   if (ex.method !== "PUT" && ex.method !== "DELETE" && ex.method !== "POST") return notAllowed(ex);
   // Whether the request ends the upload is known before its body is read: the final-chunk fault needs it.
   const target = sessionTarget(ex, state);
-  const fault = await enter(ex, state, "storage.objects.insert", target.endsUpload && ex.method !== "DELETE");
+  const endsUpload = target.endsUpload && ex.method !== "DELETE";
+  const fault = await enter(ex, state, "storage.objects.insert", sessionKinds(ex.method, target), endsUpload);
   if (fault === "answered") return;
   return ex.method === "DELETE" ? cancelSession(ex, state, target) : putToSession(ex, state, target, fault);
+}
+
+/** The request kinds of a session request: a DELETE, a status query, a chunk; `final` when it ends the upload. */
+function sessionKinds(method: string, target: SessionTarget): RequestKind[] {
+  if (method === "DELETE") return ["delete"];
+  const shape: RequestKind = target.range !== "invalid" && target.range.kind === "query" ? "query" : "chunk";
+  if (!target.endsUpload) return [shape];
+  return shape === "query" ? ["final"] : ["chunk", "final"];
 }
 
 /**
@@ -108,14 +117,20 @@ async function sessionRequest(ex: Exchange, state: EmulatorState): Promise<void>
  * answered here ("answered"); body faults are set on the exchange; the fault is returned for the
  * operation to apply the rest (`status-after`, `short-ack`).
  */
-async function enter(ex: Exchange, state: EmulatorState, operation: OperationName, endsUpload = false): Promise<Fault | undefined | "answered"> {
+async function enter(
+  ex: Exchange,
+  state: EmulatorState,
+  operation: OperationName,
+  kinds: readonly RequestKind[] = [],
+  endsUpload = false,
+): Promise<Fault | undefined | "answered"> {
   const id = ex.header("x-retry-test-id");
   if (id === undefined) return undefined;
   if (!state.retryTests.has(id)) {
     await ex.error(400, "invalid", `Unknown retry test id "${id}" in x-retry-test-id.`);
     return "answered";
   }
-  const taken = state.retryTests.take(id, operation, endsUpload);
+  const taken = state.retryTests.take(id, { method: operation, kinds, endsUpload });
   if (!taken) return undefined;
   ex.faultLabel = taken.instruction;
   const fault = taken.fault;
@@ -137,6 +152,7 @@ async function enter(ex: Exchange, state: EmulatorState, operation: OperationNam
     case "broken-stream":
     case "broken-stream-after":
     case "broken-final":
+    case "truncated-final":
       ex.cutResponse(fault);
       return fault;
     case "status-after":

@@ -19,11 +19,15 @@ export interface StateOptions {
 /** Result of looking a session up: expired sessions are forgotten and reported as such. */
 export type SessionLookup = { found: true; session: UploadSession } | { found: false; expired: boolean };
 
+const MAX_EXPIRED_IDS = 100_000;
+
 /** The emulator's data. */
 export class EmulatorState {
   readonly buckets = new Map<string, Bucket>();
   readonly sessions = new Map<string, UploadSession>();
   readonly retryTests = new RetryTests(() => randomId(16));
+  /** Upload ids of expired sessions (their data is gone), so they answer 410 rather than 404. Oldest dropped first. */
+  readonly #expiredIds = new Set<string>();
   #lastGeneration = 0;
 
   constructor(readonly options: StateOptions) {}
@@ -60,12 +64,12 @@ export class EmulatorState {
     return String(this.#lastGeneration);
   }
 
-  /** Looks a session up by upload id, forgetting it if its time to live has passed. */
+  /** Looks a session up by upload id, forgetting it (but remembering that it expired) once its time to live has passed. */
   session(uploadId: string): SessionLookup {
     const session = this.sessions.get(uploadId);
-    if (!session) return { found: false, expired: false };
+    if (!session) return { found: false, expired: this.#expiredIds.has(uploadId) };
     if (this.#expired(session)) {
-      this.sessions.delete(uploadId);
+      this.#expire(session);
       return { found: false, expired: true };
     }
     return { found: true, session };
@@ -73,8 +77,16 @@ export class EmulatorState {
 
   /** Registers a new session, sweeping expired ones first so memory does not grow with old sessions. */
   addSession(session: UploadSession): void {
-    for (const [id, old] of this.sessions) if (this.#expired(old)) this.sessions.delete(id);
+    for (const old of this.sessions.values()) if (this.#expired(old)) this.#expire(old);
     this.sessions.set(session.uploadId, session);
+  }
+
+  #expire(session: UploadSession): void {
+    this.sessions.delete(session.uploadId);
+    session.data.release();
+    this.#expiredIds.add(session.uploadId);
+    // A bounded memory of expired ids: beyond it, the oldest answer 404 like an unknown id.
+    if (this.#expiredIds.size > MAX_EXPIRED_IDS) this.#expiredIds.delete(this.#expiredIds.values().next().value!);
   }
 
   #expired(session: UploadSession): boolean {

@@ -373,13 +373,17 @@ describe("cancel and expiry", () => {
     expect((await http(session, { method: "DELETE" })).status).toBe(404);
   });
 
-  it("forgets a session after its time to live (404)", async () => {
+  it("forgets a session after its time to live (410 Gone, every time after)", async () => {
     const short = await startTestEmulator({ sessionTtlMs: 150 });
     try {
       const session = await startSession(short.url, "ttl");
       expect((await query(session)).status).toBe(308);
       await new Promise((resolve) => setTimeout(resolve, 200));
-      expect((await query(session)).status).toBe(404);
+      const gone = await query(session);
+      expect(gone.status).toBe(410);
+      expect(gone.json()).toMatchObject({ error: { code: 410, errors: [{ reason: "gone" }] } });
+      expect((await putChunk(session, 0, Buffer.from("x"), 1)).status).toBe(410);
+      expect((await http(session, { method: "DELETE" })).status).toBe(410);
       expect(short.getUploadSession(session)).toBeUndefined();
     } finally {
       await short.stop();

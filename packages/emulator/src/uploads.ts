@@ -2,7 +2,7 @@
  * The resumable-upload protocol, server side (PROTOCOL.md §1-§5). Rules, in the order they are checked
  * for a chunk request (`PUT {session}`):
  *
- * 1. Unknown, cancelled or expired session -> 404. A session started with a customer-supplied key
+ * 1. Unknown or cancelled session -> 404; expired session -> 410. A session started with a customer-supplied key
  *    requires the same key headers -> 400 otherwise. A finalized session answers 200 + the object.
  * 2. `Content-Range` must parse; `Content-Length` must equal the range's length; a stated total must
  *    agree with `X-Upload-Content-Length` and with any total stated before, and not be below the
@@ -287,7 +287,9 @@ function contentLength(ex: Exchange): number | undefined | "invalid" {
 async function gate(ex: Exchange, target: SessionTarget): Promise<UploadSession | undefined> {
   const { session } = target;
   if (!session) {
-    await ex.error(404, "notFound", target.expired ? "The upload session has expired." : "No such upload session.");
+    // GCS answers 404 or 410 for a session past its lifetime; 410 (Gone) tells it apart from a cancelled or unknown one.
+    if (target.expired) await ex.error(410, "gone", "The upload session has expired: start a new upload.");
+    else await ex.error(404, "notFound", "No such upload session.");
     return undefined;
   }
   if (session.origin !== undefined) ex.origin = session.origin;
