@@ -3,7 +3,8 @@
 // It packs every published package (`pnpm pack`), installs ONLY those tarballs (third-party dependencies
 // come from the npm registry, as for a user) into a fresh strict-TypeScript ESM project, and then:
 //   - type-checks and runs every complete example of every package README (a fenced ts/js block that has an
-//     `import`), as written, against the emulator started from the tarball's own `npx @resumable-gcs/emulator`;
+//     `import`), as written, against the emulator started from the tarball's own `npx @resumable-gcs/emulator`
+//     (a block that imports vitest is a test file and runs under `vitest run`);
 //   - runs a plain CommonJS file that `require()`s every package and uploads through the Node adapter;
 //   - runs the CLI from the tarball: `npx @resumable-gcs/cli --version` and its README's `--local` example.
 // A block that declares its inputs (`declare const transport: Transport`) is type-checked, not run: the reader
@@ -111,7 +112,10 @@ try {
   mkdirSync(join(project, "examples"), { recursive: true });
   const fromTarballs = Object.fromEntries(packages.map(({ pkg }) => [pkg.name, `file:${pkg.tarball}`]));
   const rootPkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
-  const tsVersion = JSON.parse(readFileSync(join(root, "node_modules", "typescript", "package.json"), "utf8")).version;
+  const versionOf = (name) => JSON.parse(readFileSync(join(root, "node_modules", name, "package.json"), "utf8")).version;
+  // The same TypeScript and vitest the workspace builds and tests with (vitest: README test-file examples).
+  const tsVersion = versionOf("typescript");
+  const vitestVersion = versionOf("vitest");
   writeFileSync(
     join(project, "package.json"),
     JSON.stringify(
@@ -121,7 +125,7 @@ try {
         type: "module",
         engines: rootPkg.engines,
         dependencies: fromTarballs,
-        devDependencies: { typescript: tsVersion, "@types/node": "^22" },
+        devDependencies: { typescript: tsVersion, "@types/node": "^22", vitest: vitestVersion },
         // The tarballs depend on each other at their packed version, which the registry does not have.
         overrides: fromTarballs,
       },
@@ -186,9 +190,11 @@ try {
         fragments.push(where);
         return;
       }
-      const base = `${pkg.name.split("/")[1]}-${index}`;
+      // A test file (it imports vitest) runs under vitest, as its README says; anything else under node.
+      const vitest = /from\s+["']vitest["']/.test(block.code);
+      const base = `${pkg.name.split("/")[1]}-${index}${vitest ? ".test" : ""}`;
       writeFileSync(join(project, "examples", `${base}.ts`), `${block.code}\n`);
-      examples.push({ where, base, fixtures: fixturesOf(block.code), run: !/^declare\s/m.test(block.code) });
+      examples.push({ where, base, vitest, fixtures: fixturesOf(block.code), run: !/^declare\s/m.test(block.code) });
     });
   }
   writeFileSync(
@@ -229,7 +235,10 @@ try {
       mkdirSync(join(cwd, name, ".."), { recursive: true });
       writeFileSync(join(cwd, name), randomBytes(1024 * 1024 + 7));
     }
-    const result = await runProgram(process.execPath, [join(project, "out", `${example.base}.js`)], {
+    const [file, args] = example.vitest
+      ? [join(project, "node_modules", ".bin", "vitest"), ["run", "--root", project, join(project, "examples", `${example.base}.ts`)]]
+      : [process.execPath, [join(project, "out", `${example.base}.js`)]];
+    const result = await runProgram(file, args, {
       cwd,
       env: { STORAGE_EMULATOR_HOST: emulatorUrl },
       stdin: randomBytes(300_000),
