@@ -13,7 +13,7 @@ import {
   EndpointError,
   FileCheckpointStore,
   createUploadStream,
-  redactMessage,
+  redact,
   UploadError,
   type NodeUploadOptions,
   type ObjectResource,
@@ -91,7 +91,7 @@ function errorCode(error: unknown): string {
 }
 
 function errorMessage(error: unknown): string {
-  return redactMessage(error instanceof Error ? error.message : String(error));
+  return redact(error instanceof Error ? error.message : String(error));
 }
 
 /** A retry's reason without the request line: the URL adds nothing a user can act on, and length hides the point. */

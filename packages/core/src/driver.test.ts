@@ -1,12 +1,19 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { UploadDriver } from "./driver.js";
+import { MIN_UPLOAD_THROUGHPUT, UploadDriver } from "./driver.js";
 import { UploadError, UsageError, ValidationError } from "./errors.js";
 import { CHUNK, SESSION, bytesOf, crcB64, options, r308, rObject, rStart, rStatus } from "./harness.test-utils.js";
 import { UploadMachine, type UploadEvent } from "./machine.js";
 import { FakeClock, flushMicrotasks, runUntilSettled } from "./test-support/fake-clock.js";
 import { GcsModel, type ModelFault } from "./test-support/gcs-model.js";
-import type { Transport, TransportRequest, TransportResponse, TransportSendOptions } from "./transport.js";
+import {
+  DEFAULT_MAX_RESPONSE_BYTES,
+  TransportError,
+  type Transport,
+  type TransportRequest,
+  type TransportResponse,
+  type TransportSendOptions,
+} from "./transport.js";
 
 interface Call {
   readonly request: TransportRequest;
@@ -17,11 +24,16 @@ interface Call {
 
 /** A transport whose every exchange the test answers by hand. */
 class ManualTransport implements Transport {
+  readonly specificationVersion = 2;
+  readonly capabilities: { readonly uploadProgress: boolean };
   readonly calls: Call[] = [];
+  constructor(uploadProgress = true) {
+    this.capabilities = { uploadProgress };
+  }
   send(request: TransportRequest, options: TransportSendOptions): Promise<TransportResponse> {
     return new Promise((resolve, reject) => {
       this.calls.push({ request, options, resolve, reject });
-      options.signal.addEventListener("abort", () => reject(Object.assign(new Error("aborted"), { kind: "aborted" })), { once: true });
+      options.signal.addEventListener("abort", () => reject(new TransportError("aborted", "aborted")), { once: true });
     });
   }
   get last(): Call {
@@ -236,6 +248,8 @@ describe("UploadDriver", () => {
     let calls = 0;
     const model = new GcsModel({ faults: [undefined, { kind: "truncate" }, { kind: "status", status: 503 }] });
     const transport: Transport = {
+      specificationVersion: 2,
+      capabilities: model.capabilities,
       send(request, opts) {
         calls++;
         if (calls === 4) throw new Error("synchronous explosion");
@@ -282,6 +296,11 @@ describe("UploadDriver", () => {
     await expect(driver.end()).rejects.toBeInstanceOf(UsageError);
     expect(() => new UploadDriver({ machine: {} as UploadMachine, transport: new GcsModel(), clock: new FakeClock() })).toThrow(ValidationError);
     expect(() => new UploadDriver({ machine: new UploadMachine(options()), transport: {} as Transport, clock: new FakeClock() })).toThrow(/transport/);
+    const v1 = { send: () => Promise.reject(new Error("unused")) } as unknown as Transport;
+    expect(() => new UploadDriver({ machine: new UploadMachine(options()), transport: v1, clock: new FakeClock() })).toThrow(/specificationVersion 2/);
+    const noCapabilities = { specificationVersion: 2, send: () => Promise.reject(new Error("unused")) } as unknown as Transport;
+    expect(() => new UploadDriver({ machine: new UploadMachine(options()), transport: noCapabilities, clock: new FakeClock() })).toThrow(/capabilities/);
+    expect(() => new UploadDriver({ machine: new UploadMachine(options()), transport: new GcsModel(), clock: new FakeClock(), maxResponseBytes: 0 })).toThrow(/maxResponseBytes/);
     expect(() => new UploadDriver({ machine: new UploadMachine(options()), transport: new GcsModel(), clock: { now: () => 0 } as never })).toThrow(/clock/);
   });
 
@@ -335,6 +354,95 @@ describe("UploadDriver", () => {
       { numRuns: process.env.CI ? 50 : 25 },
     );
   }, 120_000);
+});
+
+describe("transport contract v2 in the driver", () => {
+  it("without upload progress: one deadline of idleTimeoutMs + bodyLength / MIN_UPLOAD_THROUGHPUT, no progress callback", async () => {
+    const transport = new ManualTransport(false);
+    const { driver, clock } = setup({ retry: { idleTimeoutMs: 5000 } }, transport);
+    await flushMicrotasks();
+    // The start has no body: the plain idle timeout.
+    expect(transport.last.options.onUploadProgress).toBeUndefined();
+    transport.last.resolve(rStart());
+    await flushMicrotasks();
+    void driver.write(new Uint8Array(CHUNK + 1));
+    const chunk = transport.last;
+    expect(chunk.request.bodyLength).toBe(CHUNK);
+    expect(chunk.options.onUploadProgress).toBeUndefined();
+    const deadline = 5000 + (CHUNK * 1000) / MIN_UPLOAD_THROUGHPUT; // 256 KiB at 64 KiB/s: 4 s more
+    expect(deadline).toBe(9000);
+    clock.advance(deadline - 1);
+    expect(chunk.options.signal.aborted).toBe(false);
+    clock.advance(1);
+    expect(chunk.options.signal.aborted).toBe(true);
+    await flushMicrotasks();
+    expect(clock.pendingTimers).toBe(1); // backoff, then the status query
+  });
+
+  it("with upload progress: the stall window is idleTimeoutMs, and keeps running after the body until the response", async () => {
+    const transport = new ManualTransport(true);
+    const { driver, clock } = setup({ retry: { idleTimeoutMs: 5000 } }, transport);
+    await flushMicrotasks();
+    transport.last.resolve(rStart());
+    await flushMicrotasks();
+    void driver.write(new Uint8Array(CHUNK + 1));
+    const chunk = transport.last;
+    chunk.options.onUploadProgress?.(CHUNK); // the whole body left; the answer trickles
+    clock.advance(4999);
+    expect(chunk.options.signal.aborted).toBe(false);
+    clock.advance(1);
+    expect(chunk.options.signal.aborted).toBe(true);
+  });
+
+  it("hands the transport credentials from credentialsFor, maxResponseBytes, and the signal", async () => {
+    const transport = new ManualTransport();
+    const clock = new FakeClock();
+    const asked: string[] = [];
+    const driver = new UploadDriver({
+      machine: new UploadMachine(options()),
+      transport,
+      clock,
+      credentialsFor: (request, purpose) => {
+        asked.push(`${request.method} ${purpose}`);
+        return purpose === "start";
+      },
+    });
+    await flushMicrotasks();
+    expect(transport.last.options).toMatchObject({ credentials: true, maxResponseBytes: DEFAULT_MAX_RESPONSE_BYTES });
+    transport.last.resolve(rStart());
+    await flushMicrotasks();
+    void driver.write(new Uint8Array(CHUNK + 1));
+    expect(transport.last.options.credentials).toBe(false);
+    expect(transport.last.options.refreshCredentials).toBeUndefined();
+    expect(asked).toEqual(["POST start", "PUT chunk"]);
+    void driver.cancel();
+  });
+
+  it("sends credentials nowhere by default and passes a custom maxResponseBytes", async () => {
+    const transport = new ManualTransport();
+    const driver = new UploadDriver({ machine: new UploadMachine(options()), transport, clock: new FakeClock(), maxResponseBytes: 4096 });
+    await flushMicrotasks();
+    expect(transport.last.options).toMatchObject({ credentials: false, maxResponseBytes: 4096 });
+    void driver.cancel();
+  });
+
+  it("classifies rejections by instanceof TransportError: a look-alike with a kind is a network failure", async () => {
+    const kinds: string[] = [];
+    for (const rejection of [new TransportError("truncated", "cut short"), Object.assign(new Error("duck"), { kind: "truncated" })]) {
+      const transport = new ManualTransport();
+      const { driver, events } = setup({}, transport);
+      await flushMicrotasks();
+      transport.last.resolve(rStart());
+      await flushMicrotasks();
+      void driver.write(new Uint8Array(CHUNK + 1));
+      transport.last.reject(rejection);
+      await flushMicrotasks();
+      const retry = events.find((e): e is Extract<UploadEvent, { type: "retry" }> => e.type === "retry");
+      kinds.push(retry!.error.message.includes("cut short") ? "truncated" : retry!.error.message.includes("connection failed") ? "network" : retry!.error.message);
+      void driver.cancel();
+    }
+    expect(kinds).toEqual(["truncated", "network"]);
+  });
 });
 
 describe("responses through the driver", () => {

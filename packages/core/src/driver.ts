@@ -6,9 +6,16 @@
  * differs in (HTTP client, timers, checksums) arrives through those interfaces.
  *
  * Rules:
- * - `send` actions go to the transport with a fresh abort signal and a stall timer of the action's
- *   `idleTimeoutMs`, re-armed on every upload-progress callback; on expiry the request is aborted
- *   and reported as a `timeout`.
+ * - `send` actions go to the transport with a fresh abort signal and a stall timer. A transport that
+ *   reports upload progress gets the action's `idleTimeoutMs`, re-armed on every progress callback;
+ *   one that cannot (`capabilities.uploadProgress === false`) gets one deadline of
+ *   `idleTimeoutMs + bodyLength / MIN_UPLOAD_THROUGHPUT`, so a slow uplink does not time out every
+ *   chunk. Either way the timer runs until the whole response has arrived, so a server that trickles
+ *   its answer is abandoned too. On expiry the request is aborted and reported as a `timeout`.
+ * - Whether a request carries credentials is not the driver's call: `credentialsFor` (the upload
+ *   layer's trust rules) decides per request; by default nothing carries credentials.
+ * - A transport rejection is classified by `instanceof TransportError` and its `kind`; anything else
+ *   a transport throws counts as `network`.
  * - `wait` actions become one clock timer; `need-data` resolves pending writes.
  * - Events are drained after every input and handed to `onEvent` in order.
  * - Every promise it hands out is marked handled: ignoring one never produces an unhandled
@@ -18,9 +25,25 @@ import { SimpleAbortController } from "./abort.js";
 import type { Checkpoint } from "./checkpoint.js";
 import type { Clock } from "./clock.js";
 import { UploadError, ValidationError } from "./errors.js";
-import { UploadMachine, type RequestPurpose, type SendAction, type TransportErrorKind, type UploadAction, type UploadEvent } from "./machine.js";
+import { UploadMachine, type RequestPurpose, type SendAction, type TransportFailure, type UploadAction, type UploadEvent } from "./machine.js";
 import type { ObjectResource } from "./protocol.js";
-import type { Transport, TransportResponse } from "./transport.js";
+import {
+  DEFAULT_MAX_RESPONSE_BYTES,
+  TRANSPORT_SPECIFICATION_VERSION,
+  TransportError,
+  type Transport,
+  type TransportErrorKind as TransportRejectionKind,
+  type TransportRequest,
+  type TransportResponse,
+} from "./transport.js";
+
+/**
+ * The slowest upload throughput the driver waits for when a transport cannot report upload
+ * progress: 64 KiB/s (65536 bytes per second). A request's stall deadline is then
+ * `idleTimeoutMs + bodyLength / MIN_UPLOAD_THROUGHPUT` seconds' worth of ms: an 8 MiB chunk gets
+ * 128 s on top of the idle timeout. Slower links should use a smaller `chunkSize`.
+ */
+export const MIN_UPLOAD_THROUGHPUT = 64 * 1024;
 
 /** What the driver runs on. */
 export interface UploadDriverOptions {
@@ -35,12 +58,20 @@ export interface UploadDriverOptions {
    * If it throws, the upload is aborted with that error as the cause.
    */
   readonly onEvent?: (event: UploadEvent) => void;
+  /**
+   * Whether `request` may carry credentials (`credentials` in the send options). The upload layer's
+   * trust rules answer this; the default sends credentials nowhere.
+   */
+  readonly credentialsFor?: (request: TransportRequest, purpose: RequestPurpose) => boolean;
+  /** Passed to the transport as `maxResponseBytes`; default {@link DEFAULT_MAX_RESPONSE_BYTES}. */
+  readonly maxResponseBytes?: number;
 }
 
 interface Outstanding {
   readonly id: number;
   readonly purpose: RequestPurpose;
-  readonly idleTimeoutMs: number;
+  /** The stall window: `idleTimeoutMs`, or the whole-request deadline for a transport without progress. */
+  readonly stallMs: number;
   readonly controller: SimpleAbortController;
   stopStall: (() => void) | undefined;
   timedOut: boolean;
@@ -51,8 +82,6 @@ interface Waiter {
   readonly resolve: () => void;
   readonly reject: (error: unknown) => void;
 }
-
-const transportKinds: ReadonlySet<unknown> = new Set<TransportErrorKind>(["network", "timeout", "aborted", "truncated"]);
 
 /**
  * A rejected promise for something caught. Whatever was thrown is passed on as is: core's own
@@ -88,6 +117,8 @@ export class UploadDriver {
   readonly #transport: Transport;
   readonly #clock: Clock;
   readonly #onEvent: ((event: UploadEvent) => void) | undefined;
+  readonly #credentialsFor: (request: TransportRequest, purpose: RequestPurpose) => boolean;
+  readonly #maxResponseBytes: number;
   #resolveDone!: (object: ObjectResource) => void;
   #rejectDone!: (error: UploadError) => void;
   #outstanding: Outstanding | undefined;
@@ -107,6 +138,17 @@ export class UploadDriver {
   constructor(options: UploadDriverOptions) {
     if (!(options?.machine instanceof UploadMachine)) throw new ValidationError("machine", "expected an UploadMachine");
     if (typeof options.transport?.send !== "function") throw new ValidationError("transport", "expected a Transport with a send() method");
+    const version: unknown = options.transport.specificationVersion;
+    if (version !== TRANSPORT_SPECIFICATION_VERSION) {
+      throw new ValidationError("transport", `expected a Transport of specificationVersion ${TRANSPORT_SPECIFICATION_VERSION}, came ${JSON.stringify(version) ?? "none"}`);
+    }
+    if (typeof options.transport.capabilities?.uploadProgress !== "boolean") {
+      throw new ValidationError("transport", "expected capabilities: { uploadProgress: boolean } on the Transport");
+    }
+    if (options.credentialsFor !== undefined && typeof options.credentialsFor !== "function") throw new ValidationError("credentialsFor", "expected a function");
+    if (options.maxResponseBytes !== undefined && !(Number.isSafeInteger(options.maxResponseBytes) && options.maxResponseBytes > 0)) {
+      throw new ValidationError("maxResponseBytes", `expected a positive integer, came ${String(options.maxResponseBytes)}`);
+    }
     if (typeof options.clock?.now !== "function" || typeof options.clock.setTimer !== "function") {
       throw new ValidationError("clock", "expected a Clock with now() and setTimer()");
     }
@@ -115,6 +157,8 @@ export class UploadDriver {
     this.#transport = options.transport;
     this.#clock = options.clock;
     this.#onEvent = options.onEvent;
+    this.#credentialsFor = options.credentialsFor ?? (() => false);
+    this.#maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
     this.done = handled(
       new Promise<ObjectResource>((resolve, reject) => {
         this.#resolveDone = resolve;
@@ -277,10 +321,13 @@ export class UploadDriver {
   }
 
   #startSend(action: SendAction): void {
+    const progressReported = this.#transport.capabilities.uploadProgress;
     const outstanding: Outstanding = {
       id: action.id,
       purpose: action.purpose,
-      idleTimeoutMs: action.idleTimeoutMs,
+      stallMs: progressReported
+        ? action.idleTimeoutMs
+        : action.idleTimeoutMs + Math.ceil((action.request.bodyLength * 1000) / MIN_UPLOAD_THROUGHPUT),
       controller: new SimpleAbortController(),
       stopStall: undefined,
       timedOut: false,
@@ -290,12 +337,22 @@ export class UploadDriver {
     this.#armStall(outstanding);
     let sent: Promise<TransportResponse>;
     try {
+      const credentials = this.#credentialsFor(action.request, action.purpose) === true;
+      // Set by the machine on the one retry after a first 401 (engine versions before it never set it).
+      const refresh = (action as SendAction & { readonly refreshCredentials?: boolean }).refreshCredentials === true;
       sent = Promise.resolve(
         this.#transport.send(action.request, {
           signal: outstanding.controller.signal,
-          onUploadProgress: () => {
-            if (this.#outstanding === outstanding && !outstanding.timedOut && !outstanding.abortedByCaller) this.#armStall(outstanding);
-          },
+          credentials,
+          ...(credentials && refresh ? { refreshCredentials: true } : {}),
+          maxResponseBytes: this.#maxResponseBytes,
+          ...(progressReported
+            ? {
+                onUploadProgress: () => {
+                  if (this.#outstanding === outstanding && !outstanding.timedOut && !outstanding.abortedByCaller) this.#armStall(outstanding);
+                },
+              }
+            : {}),
         }),
       );
     } catch (error) {
@@ -307,15 +364,15 @@ export class UploadDriver {
     );
   }
 
-  /** (Re)starts the stall timer: no progress for `idleTimeoutMs` aborts the request as a timeout. */
+  /** (Re)starts the stall timer: no progress for `stallMs` aborts the request as a timeout. */
   #armStall(outstanding: Outstanding): void {
     outstanding.stopStall?.();
     outstanding.stopStall = this.#clock.setTimer(() => {
       outstanding.stopStall = undefined;
       if (this.#outstanding !== outstanding) return;
       outstanding.timedOut = true;
-      outstanding.controller.abort(new UploadError("transient", `request stalled: no progress for ${outstanding.idleTimeoutMs} ms`));
-    }, outstanding.idleTimeoutMs);
+      outstanding.controller.abort(new UploadError("transient", `request stalled: no progress for ${outstanding.stallMs} ms`));
+    }, outstanding.stallMs);
   }
 
   #settled(outstanding: Outstanding, outcome: { response: TransportResponse } | { error: unknown }): void {
@@ -327,7 +384,8 @@ export class UploadDriver {
       if ("response" in outcome) {
         this.machine.onResponse(outstanding.id, outcome.response, now);
       } else {
-        this.machine.onError(outstanding.id, { kind: this.#kindOf(outstanding, outcome.error), cause: outcome.error }, now);
+        const failure = { kind: this.#kindOf(outstanding, outcome.error), cause: outcome.error };
+        this.machine.onError(outstanding.id, failure as TransportFailure, now);
       }
     } catch (error) {
       // A malformed response from the transport (or a bug): end the upload with it as the cause.
@@ -336,12 +394,12 @@ export class UploadDriver {
     this.#pump();
   }
 
-  #kindOf(outstanding: Outstanding, error: unknown): TransportErrorKind {
+  #kindOf(outstanding: Outstanding, error: unknown): TransportRejectionKind {
     if (outstanding.timedOut) return "timeout";
     if (outstanding.abortedByCaller) return "aborted";
-    // A transport may say what happened by giving its rejection a `kind` (e.g. "truncated").
-    const kind = typeof error === "object" && error !== null ? (error as { kind?: unknown }).kind : undefined;
-    return transportKinds.has(kind) ? (kind as TransportErrorKind) : "network";
+    // The contract: a transport rejects with a TransportError saying what happened. Anything else
+    // (a bug, a non-conforming transport) is treated as the connection failing.
+    return error instanceof TransportError ? error.kind : "network";
   }
 
   #abortOutstanding(reason: unknown): void {

@@ -20,13 +20,12 @@ export {
   type NeedDataAction,
   type RequestPurpose,
   type SendAction,
-  type TransportErrorKind,
   type TransportFailure,
   type UploadAction,
   type UploadEvent,
   type WaitAction,
 } from "./machine.js";
-export { UploadDriver, type UploadDriverOptions } from "./driver.js";
+export { MIN_UPLOAD_THROUGHPUT, UploadDriver, type UploadDriverOptions } from "./driver.js";
 export { SimpleAbortController, SimpleAbortSignal } from "./abort.js";
 export { ByteQueue } from "./byte-queue.js";
 export {
@@ -58,7 +57,25 @@ export {
   type UploadErrorOptions,
 } from "./errors.js";
 export type { ObjectResource } from "./protocol.js";
-export type { AbortSignalLike, HttpMethod, Transport, TransportRequest, TransportResponse, TransportSendOptions } from "./transport.js";
+export {
+  DEFAULT_MAX_RESPONSE_BYTES,
+  TRANSPORT_SPECIFICATION_VERSION,
+  TransportError,
+  bearerTokenSource,
+  mergeHeaders,
+  type AbortSignalLike,
+  type AuthHeaderSource,
+  type HeadersLike,
+  type HttpMethod,
+  type Transport,
+  type TransportCapabilities,
+  type TransportErrorKind,
+  type TransportErrorOptions,
+  type TransportRequest,
+  type TransportResponse,
+  type TransportSendOptions,
+} from "./transport.js";
+export { REDACTED, redact, redactUrl } from "./redact.js";
 export type { Clock, RandomSource } from "./clock.js";
 export type { Checksum, ChecksumProvider, Crc32cChecksum } from "./checksum.js";
 export { encodeBase64, decodeBase64 } from "./base64.js";

@@ -1,26 +1,33 @@
 import type { Agent } from "node:http";
+import type { Readable } from "node:stream";
 import { Gaxios } from "gaxios";
-import type { Transport, TransportRequest, TransportResponse, TransportSendOptions } from "@resumable-gcs/core";
+import {
+  TRANSPORT_SPECIFICATION_VERSION,
+  TransportError,
+  redact,
+  redactUrl,
+  type AuthHeaderSource,
+  type Transport,
+  type TransportRequest,
+  type TransportResponse,
+  type TransportSendOptions,
+} from "@resumable-gcs/core";
 import { bodyStream } from "./body-stream.js";
-import { TransportError, describeUrl, errorCode } from "./errors.js";
-
-/** Anything that can produce auth headers for a URL: every google-auth-library client and `GoogleAuth`. */
-export interface AuthHeaderSource {
-  /** Headers to add (typically `authorization`, maybe `x-goog-user-project`). */
-  getRequestHeaders(url?: string | URL): Promise<Headers | Record<string, string>>;
-}
+import { errorCode, errorMessage } from "./errors.js";
+import { requestHeaders } from "./request-headers.js";
+import { readLimited } from "./read-limited.js";
 
 /** Options for {@link createGaxiosTransport}. */
 export interface GaxiosTransportOptions {
-  /** Where auth headers come from; omit (or `undefined`) to send none, as for an emulator. */
+  /** Where auth headers come from, for requests sent with `credentials: true`; omit to send none. */
   auth?: AuthHeaderSource | undefined;
   /** The gaxios instance to use; a private one by default. */
   gaxios?: Gaxios;
-  /** An http(s) agent; Node's global agents (keep-alive since Node 19) by default. */
+  /** An http(s) agent; Node's global fetch dispatcher by default. */
   agent?: Agent;
   /** Hard limit for one exchange in ms; off by default (the driver's stall timer guards progress). */
   timeoutMs?: number;
-  /** Sent as `user-agent` and in `x-goog-api-client`. */
+  /** Sent as `user-agent`. */
   userAgent?: string;
 }
 
@@ -33,9 +40,10 @@ function headersToRecord(headers: Headers): Record<string, string> {
 }
 
 /**
- * The default Node transport: one HTTP exchange per call on gaxios, with auth headers from
- * google-auth-library. Every status comes back to core as a response; gaxios's own retries,
- * redirects and status validation are all off, because core owns those decisions.
+ * The default Node transport (Transport contract v2): one HTTP exchange per call on gaxios. Every
+ * status comes back as a response; gaxios's own retries, status validation and redirects are off,
+ * because core owns those decisions. It holds no connections of its own (gaxios uses Node's global
+ * fetch dispatcher), so there is nothing to close.
  *
  * @example
  * ```ts
@@ -47,59 +55,49 @@ export function createGaxiosTransport(options: GaxiosTransportOptions = {}): Tra
   const { auth, agent, timeoutMs, userAgent } = options;
 
   async function send(request: TransportRequest, sendOptions: TransportSendOptions): Promise<TransportResponse> {
-    const { signal, onUploadProgress } = sendOptions;
-    if (signal.aborted) throw new TransportError("request aborted before it started", "ABORT_ERR");
+    const { signal, onUploadProgress, maxResponseBytes } = sendOptions;
+    const where = `${request.method} ${redactUrl(request.url)}`;
+    if (signal.aborted) throw new TransportError("aborted", `${where}: aborted before it started`, { code: "ABORT_ERR" });
+    const headers = await requestHeaders(request, sendOptions, auth, userAgent);
+    if (signal.aborted) throw new TransportError("aborted", `${where}: aborted before it started`, { code: "ABORT_ERR" });
     const controller = new AbortController();
     const onAbort = (): void => controller.abort(signal.reason);
     signal.addEventListener("abort", onAbort, { once: true });
+    let headersArrived = false;
     try {
-      const headers = new Headers(request.headers);
-      if (userAgent !== undefined) headers.set("user-agent", userAgent);
-      if (auth !== undefined) {
-        const authHeaders = await auth.getRequestHeaders(request.url);
-        const entries = authHeaders instanceof Headers ? authHeaders.entries() : Object.entries(authHeaders);
-        for (const [name, value] of entries) headers.set(name, value);
-      }
-      const response = await gaxios.request<string>({
+      const response = await gaxios.request<Readable | string>({
         url: request.url,
         method: request.method,
         headers,
         data: request.bodyLength > 0 ? bodyStream(request.body, onUploadProgress) : undefined,
-        responseType: "text",
+        // The body is read here, with a size limit: a hostile server cannot grow memory.
+        responseType: "stream",
         validateStatus: () => true,
         retry: false,
-        // GCS answers chunks with 308 "Resume Incomplete", which fetch-style clients read as a
-        // redirect; "manual" hands every 3xx back untouched.
+        // Node's fetch would follow a 3xx that carries a Location; the contract returns every status.
+        // ("manual" is harmless in Node, which exposes the real status; browsers' opaque 0 is the
+        // reason a browser fetch transport must not use it.)
         redirect: "manual",
         signal: controller.signal,
         ...(agent === undefined ? {} : { agent }),
         ...(timeoutMs === undefined ? {} : { timeout: timeoutMs }),
         errorRedactor: false,
       });
-      return {
-        status: response.status,
-        headers: headersToRecord(response.headers),
-        body: typeof response.data === "string" ? response.data : "",
-      };
+      headersArrived = true;
+      const body = typeof response.data === "string" ? response.data : response.data == null ? "" : await readLimited(response.data, maxResponseBytes, where);
+      return { status: response.status, headers: headersToRecord(response.headers), body };
     } catch (error) {
+      if (error instanceof TransportError) throw error;
       // Never rethrow the client's error: its config holds the session URI and the bearer token.
       const code = controller.signal.aborted ? "ABORT_ERR" : (errorCode(error) ?? "ERR_TRANSPORT");
-      const reason = error instanceof Error ? error.message.replaceAll(request.url, describeUrl(request.url)) : "";
-      throw new TransportError(
-        `${request.method} ${describeUrl(request.url)} did not complete (${code})${reason ? `: ${redactMessage(reason)}` : ""}`,
-        code,
-      );
+      const reason = redact(errorMessage(error).replaceAll(request.url, redactUrl(request.url)));
+      const timedOut = code === "TimeoutError" || code === "ETIMEDOUT";
+      const kind = controller.signal.aborted && !timedOut ? "aborted" : timedOut ? "timeout" : headersArrived ? "truncated" : "network";
+      throw new TransportError(kind, `${where} did not complete (${code})${reason ? `: ${reason}` : ""}`, { code });
     } finally {
       signal.removeEventListener("abort", onAbort);
     }
   }
 
-  return { send };
-}
-
-/** Removes anything that looks like an upload id or bearer token from a client's error message. */
-export function redactMessage(message: string): string {
-  return message
-    .replace(/upload_id=[^&\s"']+/g, "upload_id=<redacted>")
-    .replace(/Bearer\s+[A-Za-z0-9._~+/=-]+/g, "Bearer <redacted>");
+  return { specificationVersion: TRANSPORT_SPECIFICATION_VERSION, capabilities: { uploadProgress: true }, send };
 }

@@ -1,16 +1,26 @@
 import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
-import type { Transport, TransportRequest, TransportResponse, TransportSendOptions } from "@resumable-gcs/core";
-import type { AuthHeaderSource } from "./gaxios-transport.js";
-import { TransportError, describeUrl, errorCode } from "./errors.js";
+import {
+  TRANSPORT_SPECIFICATION_VERSION,
+  TransportError,
+  redactUrl,
+  type AuthHeaderSource,
+  type Transport,
+  type TransportErrorKind,
+  type TransportRequest,
+  type TransportResponse,
+  type TransportSendOptions,
+} from "@resumable-gcs/core";
+import { errorCode } from "./errors.js";
+import { requestHeaders } from "./request-headers.js";
 
 /** Options for {@link createHttpTransport}. */
 export interface HttpTransportOptions {
-  /** Where auth headers come from; omit to send none, as for an emulator. */
+  /** Where auth headers come from, for requests sent with `credentials: true`; omit to send none. */
   auth?: AuthHeaderSource | undefined;
-  /** Agent for http: URLs; a private keep-alive agent by default. */
+  /** Agent for http: URLs; a private keep-alive agent by default (destroyed by `close()`). */
   httpAgent?: HttpAgent;
-  /** Agent for https: URLs; a private keep-alive agent by default. */
+  /** Agent for https: URLs; a private keep-alive agent by default (destroyed by `close()`). */
   httpsAgent?: HttpsAgent;
   /** Hard limit for one exchange in ms; off by default (the driver's stall timer guards progress). */
   timeoutMs?: number;
@@ -22,82 +32,106 @@ export interface HttpTransportOptions {
 const WRITE_SLICE = 256 * 1024;
 
 /**
- * A transport straight on node:http / node:https: the body views are written to the socket as they
- * are, with no stream adapter in between, over keep-alive connections. Same contract as the gaxios
- * transport (and the same conformance suite); offered because it costs less CPU per byte.
+ * A transport straight on node:http / node:https (Transport contract v2): the body views are written
+ * to the socket as they are, with no stream adapter in between, over keep-alive connections. Same
+ * contract as the gaxios transport (and the same conformance suite); offered because it costs less
+ * CPU per byte.
+ *
+ * It owns the keep-alive agents it creates, and so their sockets: `close()` destroys them (agents
+ * passed in are left alone). The Node adapter builds one per upload and closes it when the upload
+ * ends; whoever creates one directly closes it when done.
  */
 export function createHttpTransport(options: HttpTransportOptions = {}): Transport & { close(): void } {
-  const httpAgent = options.httpAgent ?? new HttpAgent({ keepAlive: true, maxSockets: 16 });
-  const httpsAgent = options.httpsAgent ?? new HttpsAgent({ keepAlive: true, maxSockets: 16 });
+  const ownHttp = options.httpAgent === undefined;
+  const ownHttps = options.httpsAgent === undefined;
+  let httpAgent = options.httpAgent;
+  let httpsAgent = options.httpsAgent;
+  let closed = false;
   const { auth, timeoutMs, userAgent } = options;
 
+  // Agents are made on first use, so a transport that only ever speaks http opens no https agent.
+  function agentFor(secure: boolean): HttpAgent | HttpsAgent {
+    if (secure) return (httpsAgent ??= new HttpsAgent({ keepAlive: true, maxSockets: 16 }));
+    return (httpAgent ??= new HttpAgent({ keepAlive: true, maxSockets: 16 }));
+  }
+
   async function send(request: TransportRequest, sendOptions: TransportSendOptions): Promise<TransportResponse> {
-    const { signal, onUploadProgress } = sendOptions;
-    if (signal.aborted) throw new TransportError("request aborted before it started", "ABORT_ERR");
-    const headers: Record<string, string> = { ...request.headers };
-    if (userAgent !== undefined) headers["user-agent"] = userAgent;
-    if (auth !== undefined) {
-      const extra = await auth.getRequestHeaders(request.url);
-      const entries = extra instanceof Headers ? [...extra.entries()] : Object.entries(extra);
-      for (const [name, value] of entries) headers[name.toLowerCase()] = value;
-    }
-    if (signal.aborted) throw new TransportError("request aborted before it started", "ABORT_ERR");
+    const { signal, onUploadProgress, maxResponseBytes } = sendOptions;
+    const where = `${request.method} ${redactUrl(request.url)}`;
+    if (closed) throw new TransportError("network", `${where}: the transport was closed`, { code: "ERR_TRANSPORT_CLOSED" });
+    if (signal.aborted) throw new TransportError("aborted", `${where}: aborted before it started`, { code: "ABORT_ERR" });
+    const headers = await requestHeaders(request, sendOptions, auth, userAgent);
+    if (signal.aborted) throw new TransportError("aborted", `${where}: aborted before it started`, { code: "ABORT_ERR" });
     const url = new URL(request.url);
     const secure = url.protocol === "https:";
-    const where = `${request.method} ${describeUrl(request.url)}`;
 
     return new Promise<TransportResponse>((resolve, reject) => {
       let settled = false;
-      const finish = (error: TransportError | undefined, response?: TransportResponse): void => {
+      const fail = (kind: TransportErrorKind, message: string, code: string | undefined, tooLarge = false): void => {
         if (settled) return;
         settled = true;
         signal.removeEventListener("abort", onAbort);
-        if (error !== undefined) {
-          req.destroy();
-          reject(error);
-        } else resolve(response!);
+        req.destroy();
+        reject(new TransportError(kind, `${where}: ${message}`, { ...(code === undefined ? {} : { code }), ...(tooLarge ? { tooLarge } : {}) }));
       };
-      const onAbort = (): void => finish(new TransportError(`${where} aborted`, "ABORT_ERR"));
+      const succeed = (response: TransportResponse): void => {
+        if (settled) return;
+        settled = true;
+        signal.removeEventListener("abort", onAbort);
+        resolve(response);
+      };
+      const onAbort = (): void => fail("aborted", "aborted", "ABORT_ERR");
 
       const req = (secure ? httpsRequest : httpRequest)(url, {
         method: request.method,
         headers,
-        agent: secure ? httpsAgent : httpAgent,
+        agent: agentFor(secure),
         ...(timeoutMs === undefined ? {} : { timeout: timeoutMs }),
       });
       signal.addEventListener("abort", onAbort, { once: true });
-      req.on("timeout", () => finish(new TransportError(`${where} timed out after ${timeoutMs} ms`, "ETIMEDOUT")));
-      req.on("error", (error) => finish(new TransportError(`${where} did not complete (${errorCode(error) ?? "ERR_TRANSPORT"})`, errorCode(error))));
+      req.on("timeout", () => fail("timeout", `timed out after ${timeoutMs} ms`, "ETIMEDOUT"));
+      req.on("error", (error) => fail("network", `did not complete (${errorCode(error) ?? "ERR_TRANSPORT"})`, errorCode(error)));
       req.on("response", (res: IncomingMessage) => {
         const parts: Buffer[] = [];
-        res.on("data", (part: Buffer) => parts.push(part));
-        res.on("error", (error) => finish(new TransportError(`${where}: response cut short (${errorCode(error) ?? "ERR_TRANSPORT"})`, errorCode(error) ?? "ECONNRESET")));
+        let length = 0;
+        res.on("data", (part: Buffer) => {
+          length += part.byteLength;
+          if (length > maxResponseBytes) {
+            fail("truncated", `response body over ${maxResponseBytes} bytes, refused`, "ERR_RESPONSE_TOO_LARGE", true);
+            return;
+          }
+          parts.push(part);
+        });
+        res.on("error", (error) => fail("truncated", `response cut short (${errorCode(error) ?? "ERR_TRANSPORT"})`, errorCode(error) ?? "ECONNRESET"));
         res.on("close", () => {
           // `complete` is false when the socket closed before the body its headers announced.
           if (!res.complete) {
-            finish(new TransportError(`${where}: response cut short`, "ECONNRESET"));
+            fail("truncated", "response cut short", "ECONNRESET");
             return;
           }
           const responseHeaders: Record<string, string> = {};
           for (const [name, value] of Object.entries(res.headers)) {
             if (value !== undefined) responseHeaders[name] = Array.isArray(value) ? value.join(", ") : value;
           }
-          finish(undefined, { status: res.statusCode ?? 0, headers: responseHeaders, body: Buffer.concat(parts).toString("utf8") });
+          succeed({ status: res.statusCode ?? 0, headers: responseHeaders, body: Buffer.concat(parts, length).toString("utf8") });
         });
       });
 
       writeBody(req, request.body, onUploadProgress).then(
         () => req.end(),
-        (error: unknown) => finish(new TransportError(`${where}: writing the body failed (${errorCode(error) ?? "ERR_TRANSPORT"})`, errorCode(error))),
+        (error: unknown) => fail("network", `writing the body failed (${errorCode(error) ?? "ERR_TRANSPORT"})`, errorCode(error)),
       );
     });
   }
 
   return {
+    specificationVersion: TRANSPORT_SPECIFICATION_VERSION,
+    capabilities: { uploadProgress: true },
     send,
     close() {
-      httpAgent.destroy();
-      httpsAgent.destroy();
+      closed = true;
+      if (ownHttp) httpAgent?.destroy();
+      if (ownHttps) httpsAgent?.destroy();
     },
   };
 }

@@ -16,12 +16,11 @@ export {
 } from "./upload-stream.js";
 export { uploadFrom } from "./upload-from.js";
 export { CheckpointFileError, FileCheckpointStore, MemoryCheckpointStore, type CheckpointStore } from "./checkpoint-store.js";
-export { createGaxiosTransport, redactMessage, type AuthHeaderSource, type GaxiosTransportOptions } from "./gaxios-transport.js";
+export { createGaxiosTransport, type GaxiosTransportOptions } from "./gaxios-transport.js";
 export { createHttpTransport, type HttpTransportOptions } from "./http-transport.js";
-export { TransportError } from "./errors.js";
 export { nodeChecksums } from "./checksums.js";
 export { nodeClock } from "./node-clock.js";
 export { DEFAULT_ENDPOINT, EndpointError, resolveEndpoint, type EndpointOptions, type ResolvedEndpoint } from "./endpoint.js";
 export { USER_AGENT } from "./user-agent.js";
 // Core's vocabulary, re-exported so a Node user needs one import for the common cases.
-export { UploadError, type Checkpoint, type ObjectResource, type UploadErrorCode } from "@resumable-gcs/core";
+export { TransportError, UploadError, redact, type AuthHeaderSource, type Checkpoint, type ObjectResource, type UploadErrorCode } from "@resumable-gcs/core";

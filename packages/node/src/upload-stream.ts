@@ -7,7 +7,9 @@ import {
   type Checkpoint,
   type JsonApiTarget,
   type ObjectResource,
+  type AuthHeaderSource,
   type Transport,
+  type TransportRequest,
   type UploadEvent,
   type UploadOptions,
 } from "@resumable-gcs/core";
@@ -15,7 +17,7 @@ import { GoogleAuth } from "google-auth-library";
 import type { CheckpointStore } from "./checkpoint-store.js";
 import { nodeChecksums } from "./checksums.js";
 import { resolveEndpoint, type EndpointOptions, type ResolvedEndpoint } from "./endpoint.js";
-import { createGaxiosTransport, type AuthHeaderSource } from "./gaxios-transport.js";
+import { createGaxiosTransport } from "./gaxios-transport.js";
 import { createHttpTransport } from "./http-transport.js";
 import { nodeClock } from "./node-clock.js";
 import { USER_AGENT } from "./user-agent.js";
@@ -207,13 +209,23 @@ export class UploadStream extends Writable {
     this.resumeOffset = machine.resumeOffset;
     this.#store = options.checkpointStore;
     this.#onAbort = options.onAbort ?? "cancel";
+    const transport = buildTransport(options, endpoint.sendAuth);
+    const endpointOrigin = new URL(endpoint.url).origin;
     this.#driver = new UploadDriver({
       machine,
-      transport: buildTransport(options, endpoint.sendAuth),
+      transport,
       clock: nodeClock,
       onEvent: (event) => this.#onEvent(event),
+      // Credentials only to the endpoint's own origin, and only where the endpoint allows them.
+      credentialsFor: (request: TransportRequest) => endpoint.sendAuth && options.signedUrl === undefined && new URL(request.url).origin === endpointOrigin,
     });
     this.done = this.#driver.done;
+    // A transport built here is closed when the upload ends (its agents hold sockets); one the caller
+    // passed in stays theirs.
+    if (typeof options.transport !== "object") {
+      const close = (): void => void transport.close?.();
+      this.done.then(close, close);
+    }
     // `done` may never be awaited (stream users listen to events instead): never an unhandled rejection.
     this.done.catch(() => undefined);
     this.#signal = options.signal;

@@ -117,7 +117,7 @@ describe("GcsModel", () => {
     const uri = start(model);
     const progress: number[] = [];
     const controller = new SimpleAbortController();
-    const pending = model.send(put(uri, `bytes 0-${2 * C - 1}/*`, new Uint8Array(2 * C)), { signal: controller.signal, onUploadProgress: (n) => progress.push(n) });
+    const pending = model.send(put(uri, `bytes 0-${2 * C - 1}/*`, new Uint8Array(2 * C)), { signal: controller.signal, credentials: false, maxResponseBytes: 1 << 20, onUploadProgress: (n) => progress.push(n) });
     let settled = false;
     pending.catch(() => (settled = true));
     for (let i = 0; i < 10; i++) await Promise.resolve();
@@ -126,10 +126,10 @@ describe("GcsModel", () => {
     controller.abort("stop");
     await expect(pending).rejects.toBeInstanceOf(ModelTransportError);
     await expect(pending).rejects.toMatchObject({ kind: "aborted" });
-    const ok = await model.send(put(uri, "bytes */*"), { signal: new SimpleAbortController().signal });
+    const ok = await model.send(put(uri, "bytes */*"), { signal: new SimpleAbortController().signal, credentials: false, maxResponseBytes: 1 << 20 });
     expect(ok).toMatchObject({ status: 308, headers: { range: `bytes=0-${C - 1}` } });
     const aborted = new SimpleAbortController();
     aborted.abort();
-    await expect(model.send(put(uri, "bytes */*"), { signal: aborted.signal })).rejects.toMatchObject({ kind: "aborted" });
+    await expect(model.send(put(uri, "bytes */*"), { signal: aborted.signal, credentials: false, maxResponseBytes: 1 << 20 })).rejects.toMatchObject({ kind: "aborted" });
   });
 });

@@ -11,7 +11,7 @@
 import { decodeBase64, encodeBase64 } from "../base64.js";
 import type { Checksum } from "../checksum.js";
 import { decodeUtf8 } from "../utf8.js";
-import type { Transport, TransportRequest, TransportResponse, TransportSendOptions } from "../transport.js";
+import { TRANSPORT_SPECIFICATION_VERSION, TransportError, type Transport, type TransportRequest, type TransportResponse, type TransportSendOptions } from "../transport.js";
 import { crc32c } from "./crc32c.js";
 
 /** The persistence granularity of GCS: 256 KiB. */
@@ -107,15 +107,11 @@ export interface ModelObject {
   readonly content: Uint8Array | undefined;
 }
 
-/** The rejection a model transport produces; `kind` tells the driver what happened. */
-export class ModelTransportError extends Error {
-  /** `network` (reset), `truncated` (response cut), `aborted` (the signal fired). */
-  readonly kind: "network" | "truncated" | "aborted";
-
+/** The rejection a model transport produces: a {@link TransportError} (`network`, `truncated` or `aborted`). */
+export class ModelTransportError extends TransportError {
   constructor(kind: "network" | "truncated" | "aborted", message: string) {
-    super(message);
+    super(kind, message);
     this.name = "ModelTransportError";
-    this.kind = kind;
   }
 }
 
@@ -156,6 +152,10 @@ function crcBase64(value: number): string {
 
 /** The in-memory GCS. See the module header. */
 export class GcsModel implements Transport {
+  /** Transport contract version 2. */
+  readonly specificationVersion = TRANSPORT_SPECIFICATION_VERSION;
+  /** The model reports the bytes that arrived as upload progress. */
+  readonly capabilities = { uploadProgress: true } as const;
   /** Every request, in order. */
   readonly log: ModelLogEntry[] = [];
   /** Client mistakes the model noticed (a conforming client leaves this empty). */

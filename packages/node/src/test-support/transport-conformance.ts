@@ -1,4 +1,4 @@
-import type { AbortSignalLike, Transport, TransportRequest, TransportResponse } from "@resumable-gcs/core";
+import { DEFAULT_MAX_RESPONSE_BYTES, type AbortSignalLike, type Transport, type TransportRequest, type TransportResponse } from "@resumable-gcs/core";
 
 /**
  * The transport conformance suite: what every Transport must do, checked against a running
@@ -84,7 +84,8 @@ export function transportConformanceCases(options: TransportConformanceOptions):
   function send(request: Omit<TransportRequest, "bodyLength">, signal: AbortSignalLike = new TestAbort(), onUploadProgress?: (n: number) => void): Promise<TransportResponse> {
     const bodyLength = request.body.reduce((sum, view) => sum + view.byteLength, 0);
     const headers = { ...request.headers, ...(bodyLength > 0 || request.method === "PUT" || request.method === "POST" ? { "content-length": String(bodyLength) } : {}) };
-    return transport.send({ ...request, headers, bodyLength }, onUploadProgress ? { signal, onUploadProgress } : { signal });
+    const common = { signal, credentials: false, maxResponseBytes: DEFAULT_MAX_RESPONSE_BYTES };
+    return transport.send({ ...request, headers, bodyLength }, onUploadProgress ? { ...common, onUploadProgress } : common);
   }
 
   async function ensureBucket(): Promise<void> {
