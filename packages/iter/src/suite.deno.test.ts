@@ -1,0 +1,5 @@
+/** The runtime-neutral suite in Deno, run as a child process against an emulator in this Node process. */
+import { describeInRuntime } from "./test-support/remote-runtimes.js";
+import { suiteCases } from "./test-support/suite.js";
+
+describeInRuntime("deno", suiteCases);
