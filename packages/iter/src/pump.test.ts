@@ -3,6 +3,7 @@ import { UploadError, ValidationError } from "@resumable-gcs/core";
 import { describe, expect, it } from "vitest";
 import { pump, sourceFailure } from "./pump.js";
 import { openSource } from "./source.js";
+import { io } from "./test-support/data.js";
 import { FakeSink } from "./test-support/fake-sink.js";
 
 /** Lets every pending promise callback run. */
@@ -15,7 +16,7 @@ function countingSource(count: number, size: number) {
     try {
       for (let index = 0; index < count; index++) {
         log.pulls += 1;
-        yield new Uint8Array(size).fill(index & 0xff);
+        yield await io(new Uint8Array(size).fill(index & 0xff));
       }
     } finally {
       log.finallyRan = true;
@@ -91,7 +92,7 @@ describe("pump: when something goes wrong", () => {
   it("a source that throws aborts the upload, rejects with the source error as cause, code cancelled", async () => {
     const boom = new Error("disk on fire");
     async function* source(): AsyncGenerator<Uint8Array> {
-      yield Uint8Array.of(1, 2, 3);
+      yield await io(Uint8Array.of(1, 2, 3));
       throw boom;
     }
     const sink = new FakeSink({ autoDrain: true });
@@ -122,7 +123,7 @@ describe("pump: when something goes wrong", () => {
     const log = { finallyRan: false };
     async function* source(): AsyncGenerator<unknown> {
       try {
-        yield Uint8Array.of(1);
+        yield await io(Uint8Array.of(1));
         yield "two";
         yield Uint8Array.of(3);
       } finally {
@@ -241,6 +242,7 @@ describe("pump: when something goes wrong", () => {
     sink.abort = () => Promise.resolve({ outcome: "committed", object: object as never });
     // eslint-disable-next-line require-yield -- fails at once
     async function* source(): AsyncGenerator<Uint8Array> {
+      await io(undefined);
       throw new Error("late failure");
     }
     await expect(pump(openSource(source()), sink, { readAhead: 0 })).resolves.toBe(object);

@@ -2,6 +2,7 @@ import { Readable } from "node:stream";
 import { UploadError, ValidationError } from "@resumable-gcs/core";
 import { describe, expect, it } from "vitest";
 import { describeChunk, openSource } from "./source.js";
+import { io } from "./test-support/data.js";
 
 const bytes = (...values: number[]): Uint8Array => Uint8Array.from(values);
 
@@ -34,7 +35,7 @@ async function chunkRefusal(source: unknown): Promise<ValidationError> {
 describe("openSource: what it reads", () => {
   it("reads an async generator chunk by chunk", async () => {
     async function* source(): AsyncGenerator<Uint8Array> {
-      yield bytes(1, 2);
+      yield await io(bytes(1, 2));
       yield bytes(3);
     }
     expect(await readAll(source())).toEqual([1, 2, 3]);
@@ -110,6 +111,7 @@ describe("openSource: what it reads", () => {
     await expect(openSource(sync()).next()).rejects.toBe(boom);
     // eslint-disable-next-line require-yield -- as above, async
     async function* asyncSource(): AsyncGenerator<Uint8Array> {
+      await io(undefined);
       throw boom;
     }
     await expect(openSource(asyncSource()).next()).rejects.toBe(boom);
@@ -164,7 +166,7 @@ describe("openSource: closing", () => {
     const events: string[] = [];
     async function* source(): AsyncGenerator<Uint8Array> {
       try {
-        yield bytes(1);
+        yield await io(bytes(1));
         yield bytes(2);
       } finally {
         events.push("finally");

@@ -24,7 +24,7 @@ import { ValidationError } from "@resumable-gcs/core";
 export interface ReadableStreamLike {
   /** Locks the stream and returns a reader. */
   getReader(): {
-    read(): Promise<{ readonly done: boolean; readonly value?: unknown }>;
+    read(): Promise<{ readonly done?: boolean; readonly value?: unknown }>;
     cancel(reason?: unknown): Promise<void>;
     releaseLock(): void;
   };
@@ -58,7 +58,9 @@ export function describeChunk(value: unknown): string {
   if (value === null) return "null";
   if (value === undefined) return "undefined";
   if (typeof value === "string") return `a string (${value.length} characters)`;
-  if (typeof value !== "object" && typeof value !== "function") return `a ${typeof value} (${String(value)})`;
+  if (typeof value === "number" || typeof value === "boolean" || typeof value === "bigint") return `a ${typeof value} (${String(value)})`;
+  if (typeof value === "symbol") return `a symbol (${value.toString()})`;
+  if (typeof value !== "object" && typeof value !== "function") return `a ${typeof value}`;
   if (Array.isArray(value)) return "an array";
   const name = (value as { constructor?: { name?: unknown } }).constructor?.name;
   // "an Int16Array", "an ArrayBuffer", but "a Uint8Array" (said "you-int").
@@ -83,7 +85,7 @@ function isObjectLike(value: unknown): value is object {
   return (typeof value === "object" && value !== null) || typeof value === "function";
 }
 
-type Pull = () => Promise<{ readonly done: boolean; readonly value?: unknown }>;
+type Pull = () => Promise<{ readonly done?: boolean; readonly value?: unknown }>;
 
 /**
  * Checks that `source` is a byte source and opens it for pulling. Reads nothing.
@@ -123,7 +125,8 @@ export function openSource(source: unknown): ChunkReader {
       try {
         return Promise.resolve(iterator.next());
       } catch (error) {
-        return Promise.reject(error as Error);
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the source's own error, passed through untouched
+        return Promise.reject(error);
       }
     };
     finish = () => {
@@ -147,7 +150,7 @@ export function openSource(source: unknown): ChunkReader {
       pulls += 1;
       const read = pull();
       pending = read;
-      let result: { readonly done: boolean; readonly value?: unknown };
+      let result: { readonly done?: boolean; readonly value?: unknown };
       try {
         result = await read;
       } finally {

@@ -84,7 +84,7 @@ export class FakeSink implements UploadSink {
     if (!this.#finished) {
       this.#finished = true;
       const size = this.written.reduce((sum, chunk) => sum + chunk.byteLength, 0);
-      this.#resolve({ bucket: "b", name: "o", size: String(size) } as unknown as ObjectResource);
+      this.#resolve({ bucket: "b", name: "o", size: String(size) });
     }
     return this.done;
   }

@@ -122,7 +122,7 @@ export function describeInRuntime(runtime: "deno" | "bun", cases: readonly Suite
     for (const testCase of cases) {
       if (testCase.skipIn?.includes(runtime) === true) continue;
       it(testCase.name, () => {
-        if (runFailure !== undefined) throw runFailure instanceof Error ? runFailure : new Error(`the ${runtime} run failed: ${String(runFailure)}`);
+        if (runFailure !== undefined) throw runFailure instanceof Error ? runFailure : new Error(`the ${runtime} run failed: ${JSON.stringify(runFailure)}`);
         const result = results.get(testCase.name);
         if (result === undefined) throw new Error(`${runtime} reported no result for this case (it crashed or stopped before it)`);
         if (!result.ok) throw new Error(`in ${runtime}: ${result.error ?? "failed"}`);

@@ -6,6 +6,7 @@ import { UploadError, ValidationError } from "@resumable-gcs/core";
 import { pump } from "../pump.js";
 import { openSource } from "../source.js";
 import { check, checkEqual, rejection, type SuiteCase } from "./case.js";
+import { io } from "./data.js";
 import { FakeSink } from "./fake-sink.js";
 
 const tick = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
@@ -60,7 +61,7 @@ export const sourceCases: readonly SuiteCase[] = [
       let finallyRan = false;
       async function* source(): AsyncGenerator<Uint8Array> {
         try {
-          for (;;) yield new Uint8Array(16);
+          for (;;) yield await io(new Uint8Array(16));
         } finally {
           finallyRan = true;
         }
