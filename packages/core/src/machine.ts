@@ -6,7 +6,7 @@
  * clock (time arrives as `now`), draws no randomness of its own (jitter comes from `options.random`).
  * The same inputs give the same actions, byte for byte.
  *
- * Rules (PROTOCOL.md sections 1–6):
+ * Rules (docs/protocol.md, session start to retry policy):
  *  1. One request at a time: the protocol is sequential. `poll` returns each `send` exactly once;
  *     until its outcome is reported it answers `in-flight`.
  *  2. The server's answer is the only truth. After any transient failure (408, 429, 500, 502, 503,

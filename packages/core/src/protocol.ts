@@ -1,5 +1,5 @@
 /**
- * The wire format of the resumable-upload protocol (PROTOCOL.md sections 1–5): how each request is
+ * The wire format of the resumable-upload protocol (docs/protocol.md, session start to cancel): how each request is
  * written and how each response is read. No decisions live here; the machine makes them. Keeping the
  * bytes-on-the-wire apart lets every header be asserted in one place and read top-down.
  */

@@ -1,5 +1,5 @@
 /**
- * `Content-Range` as a resumable-upload chunk request states it (PROTOCOL.md §2, §3):
+ * `Content-Range` as a resumable-upload chunk request states it (docs/protocol.md#chunks-and-the-256-kib-rule, #status-queries-and-recovery):
  *
  *   bytes {first}-{last}/{total|*}   a chunk of bytes
  *   bytes *\/{total|*}                no bytes: a status query, or the finalizing request of an

@@ -1,6 +1,6 @@
 /**
  * Customer-supplied encryption keys (CSEK): the three `x-goog-encryption-*` headers. A session started
- * with a key requires the same three headers on every later request (PROTOCOL.md §1); the emulator
+ * with a key requires the same three headers on every later request (docs/protocol.md#customer-supplied-encryption-keys); the emulator
  * does not encrypt anything, it only holds clients to that rule.
  */
 import { createHash } from "node:crypto";

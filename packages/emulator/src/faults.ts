@@ -1,5 +1,5 @@
 /**
- * Fault injection in the vocabulary of Google's storage-testbench "retry tests" (PROTOCOL.md §7), plus
+ * Fault injection in the vocabulary of Google's storage-testbench "retry tests" (docs/protocol.md#fault-vocabulary), plus
  * `return-short-ack-<N>K`, `return-truncated-body-final-chunk-after-<N>B` and request-kind filters of our own.
  *
  * Rules:

@@ -42,7 +42,7 @@ export interface StoredObject {
   readonly chunks: readonly Buffer[] | undefined;
 }
 
-/** Generation / metageneration conditions of a write (PROTOCOL.md §1). */
+/** Generation / metageneration conditions of a write (docs/protocol.md#preconditions). */
 export interface Preconditions {
   ifGenerationMatch?: number;
   ifGenerationNotMatch?: number;

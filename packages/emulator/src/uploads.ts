@@ -1,5 +1,5 @@
 /**
- * The resumable-upload protocol, server side (PROTOCOL.md §1-§5). Rules, in the order they are checked
+ * The resumable-upload protocol, server side (docs/protocol.md, session start to cancel). Rules, in the order they are checked
  * for a chunk request (`PUT {session}`):
  *
  * 1. Unknown or cancelled session -> 404; expired session -> 410. A session started with a customer-supplied key
@@ -486,7 +486,7 @@ function sendObject(ex: Exchange, session: UploadSession, object: StoredObject):
 function sendProgress(ex: Exchange, session: UploadSession): Promise<void> {
   const persisted = session.data.size;
   const headers: Record<string, string> = { "X-GUploader-UploadID": session.guploaderId };
-  // No Range header at all means nothing is persisted (PROTOCOL.md §2).
+  // No Range header at all means nothing is persisted (docs/protocol.md#308-and-range).
   if (persisted > 0) headers.Range = `bytes=0-${persisted - 1}`;
   return ex.send(308, headers);
 }

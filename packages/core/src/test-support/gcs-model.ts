@@ -1,6 +1,6 @@
 /**
  * An in-memory model of the GCS resumable-upload server, implementing {@link Transport}, for tests
- * that need no sockets. It is strict where the protocol is (PROTOCOL.md): it persists at 256 KiB
+ * that need no sockets. It is strict where the protocol is (docs/protocol.md): it persists at 256 KiB
  * granularity, answers `Range` exactly, finalizes only on a request stating the total, checks
  * `X-Goog-Hash`, and records every client mistake in `violations` instead of hiding it. Faults are
  * scheduled per request: drops, resets, short acknowledgements, 5xx, lost final responses, stalls.
