@@ -8,8 +8,13 @@ import { parseArgs } from "node:util";
 /** 256 KiB: GCS accepts non-final chunks only in multiples of this. */
 const CHUNK_GRANULARITY = 262_144;
 
-/** A command line that cannot be run as given: exit code 2. */
+/**
+ * A command line that cannot be run as given: reported as code `invalid-argument`, exit code 2, before
+ * anything is sent.
+ */
 export class UsageError extends Error {
+  /** The one code every bad argument is reported with. */
+  readonly code = "invalid-argument" as const;
   constructor(message: string) {
     super(message);
     this.name = "UsageError";
@@ -18,8 +23,8 @@ export class UsageError extends Error {
 
 /** Everything `gcs-upload` was asked to do, validated. */
 export interface CliArgs {
-  /** What to do: upload, or print help or the version and stop. */
-  readonly mode: "upload" | "help" | "version";
+  /** What to do: upload, commit what a saved session holds (`--finalize`), or print help or the version. */
+  readonly mode: "upload" | "finalize" | "help" | "version";
   /** A file path, or `-` for stdin. */
   readonly source: string;
   /** Destination bucket. */
@@ -36,8 +41,10 @@ export interface CliArgs {
   readonly ifGenerationMatch: string | undefined;
   /** End-to-end checksums. */
   readonly checksum: "crc32c" | "md5" | "both" | "none";
-  /** Checkpoint file for `--resume`. */
+  /** Checkpoint file for `--resume` (or the one `--finalize` commits). */
   readonly resume: string | undefined;
+  /** Compress on the fly: the object holds gzip bytes and gets `contentEncoding: gzip`. */
+  readonly gzip: boolean;
   /** `--endpoint`. */
   readonly endpoint: string | undefined;
   /** Upload into an embedded emulator instead of GCS. */
@@ -83,11 +90,55 @@ export function parseSize(text: string): number {
   return bytes;
 }
 
-/** Parses `gs://BUCKET/OBJECT`. @throws {@link UsageError} */
+/**
+ * Why `name` is not a bucket name GCS accepts, or `undefined` when it is one: 3–63 characters (222 with dots,
+ * 63 per dot-separated part) of lowercase letters, digits, `-`, `_` and `.`, starting and ending with a letter
+ * or digit, not an IP address, not starting with `goog`.
+ */
+export function bucketNameProblem(name: string): string | undefined {
+  const shape = "bucket names are 3-63 characters of lowercase letters, digits, '-', '_' and '.', starting and ending with a letter or digit";
+  if (!/^[a-z0-9][a-z0-9._-]*[a-z0-9]$/.test(name) || name.length < 3) return shape;
+  const parts = name.split(".");
+  if (name.length > (parts.length > 1 ? 222 : 63) || parts.some((part) => part.length === 0 || part.length > 63)) return shape;
+  if (/^\d+\.\d+\.\d+\.\d+$/.test(name)) return "a bucket name cannot be an IP address";
+  if (name.startsWith("goog")) return "a bucket name cannot start with goog";
+  return undefined;
+}
+
+/**
+ * Why `name` is not an object name GCS accepts, or `undefined`: 1–1024 bytes of UTF-8, no carriage return or
+ * line feed, not `.` or `..`, not under `.well-known/acme-challenge/`.
+ */
+export function objectNameProblem(name: string): string | undefined {
+  if (Buffer.byteLength(name, "utf8") > 1024) return "object names are at most 1024 bytes of UTF-8";
+  if (/[\r\n]/.test(name)) return "object names cannot contain carriage returns or line feeds";
+  if (name === "." || name === "..") return `an object cannot be named ${name}`;
+  if (name.startsWith(".well-known/acme-challenge/")) return "object names cannot start with .well-known/acme-challenge/";
+  return undefined;
+}
+
+/** Parses `gs://BUCKET/OBJECT` and checks both names against GCS's rules. @throws {@link UsageError} */
 export function parseGsUrl(text: string): { bucket: string; name: string } {
-  const match = /^gs:\/\/([^/]+)\/(.+)$/.exec(text);
+  const match = /^gs:\/\/([^/]+)\/(.+)$/s.exec(text);
   if (match === null) throw new UsageError(`destination must look like gs://BUCKET/OBJECT, got ${JSON.stringify(text)}`);
-  return { bucket: match[1]!, name: match[2]! };
+  const [bucket, name] = [match[1]!, match[2]!];
+  const bucketProblem = bucketNameProblem(bucket);
+  if (bucketProblem !== undefined) throw new UsageError(`invalid bucket ${JSON.stringify(bucket)}: ${bucketProblem}`);
+  const nameProblem = objectNameProblem(name);
+  if (nameProblem !== undefined) throw new UsageError(`invalid object name ${JSON.stringify(name)}: ${nameProblem}`);
+  return { bucket, name };
+}
+
+/** Checks an `--endpoint` value: an absolute http(s) URL. @throws {@link UsageError} */
+function parseEndpoint(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new UsageError(`--endpoint must be an absolute URL such as https://storage.googleapis.com, got ${JSON.stringify(text)}`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new UsageError(`--endpoint must be http or https, got ${url.protocol}`);
+  return text;
 }
 
 const OPTIONS = {
@@ -97,6 +148,8 @@ const OPTIONS = {
   "if-generation-match": { type: "string" },
   checksum: { type: "string" },
   resume: { type: "string" },
+  finalize: { type: "string" },
+  gzip: { type: "boolean" },
   endpoint: { type: "string" },
   local: { type: "boolean" },
   "local-faults": { type: "string" },
@@ -133,6 +186,7 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
     ifGenerationMatch: undefined,
     checksum: "crc32c" as const,
     resume: undefined,
+    gzip: false,
     endpoint: undefined,
     local: false,
     localFaults: [],
@@ -142,6 +196,23 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
   };
   if (values.help === true) return { ...empty, mode: "help" };
   if (values.version === true) return { ...empty, mode: "version" };
+
+  if (values.finalize !== undefined) {
+    // Everything else about the upload is in the state file; other flags would be silently ignored.
+    const extra = Object.keys(values).filter((key) => !["finalize", "endpoint", "quiet", "json"].includes(key));
+    if (positionals.length > 0 || extra.length > 0) {
+      throw new UsageError(`--finalize STATE_FILE takes no source or destination and only --endpoint, --quiet, --json; got ${[...positionals, ...extra.map((k) => `--${k}`)].join(" ")}`);
+    }
+    if (values.finalize === "") throw new UsageError("--finalize needs the state file of the session to commit");
+    return {
+      ...empty,
+      mode: "finalize",
+      resume: values.finalize,
+      endpoint: values.endpoint === undefined ? undefined : parseEndpoint(values.endpoint),
+      quiet: values.quiet === true,
+      json: values.json === true,
+    };
+  }
 
   if (positionals.length !== 2) {
     throw new UsageError(
@@ -185,6 +256,7 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
   const localLatencyMs = Number(latencyText);
   if (!Number.isInteger(localLatencyMs) || localLatencyMs < 0) throw new UsageError(`--local-latency-ms takes a whole number, got ${JSON.stringify(latencyText)}`);
   if (local && values.endpoint !== undefined) throw new UsageError("--local and --endpoint exclude each other");
+  if (values.resume === "") throw new UsageError("--resume needs a state file path");
 
   return {
     mode: "upload",
@@ -197,7 +269,8 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
     ifGenerationMatch,
     checksum: checksum as CliArgs["checksum"],
     resume: values.resume,
-    endpoint: values.endpoint,
+    gzip: values.gzip === true,
+    endpoint: values.endpoint === undefined ? undefined : parseEndpoint(values.endpoint),
     local,
     localFaults,
     localLatencyMs,
@@ -208,6 +281,7 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
 
 /** The `--help` text. */
 export const HELP = `Usage: gcs-upload [options] <FILE|-> gs://BUCKET/OBJECT
+       gcs-upload --finalize STATE_FILE
 
 Stream a file or stdin into a Google Cloud Storage object over the resumable-upload
 protocol: constant memory, retries with backoff, end-to-end CRC32C check.
@@ -219,6 +293,10 @@ Options:
   --if-generation-match N     only write if the live generation is N (0: only if absent)
   --checksum MODE             crc32c (default), md5, both or none
   --resume STATE_FILE         save the session there; rerun with the same file to continue
+                              (a file is reopened at the saved offset; stdin: pipe the same data again,
+                              its first bytes are checked against the saved CRC32C and skipped)
+  --finalize STATE_FILE       commit the bytes the saved session already holds as the object, and stop
+  --gzip                      compress on the fly; the object gets Content-Encoding: gzip
   --endpoint URL              API endpoint (default: $STORAGE_EMULATOR_HOST, else GCS)
   --local                     upload into an embedded in-memory emulator (no credentials)
   -q, --quiet                 no progress and no summary
@@ -231,13 +309,20 @@ Examples:
   gcs-upload --resume backup.state backup.tar gs://my-bucket/backups/backup.tar
   gcs-upload --chunk-size 32MiB --content-type application/gzip data.gz gs://b/data.gz
   echo hello | gcs-upload --local - gs://scratch/hello.txt
+  make 2>&1 | gcs-upload --gzip --resume log.state - gs://my-bucket/logs/build.txt.gz
+  gcs-upload --finalize log.state     # the job died: keep what GCS already holds
 
 Credentials: Application Default Credentials (gcloud auth application-default login,
 GOOGLE_APPLICATION_CREDENTIALS, or the metadata server); none against an emulator.
 
+Errors are one line on stderr: gcs-upload: CODE: MESSAGE — WHAT TO DO (with --json, also on stdout).
+
 Exit codes:
-  0    the object is written and its checksum matches
-  1    the upload failed (network, permissions, precondition, checksum mismatch)
-  2    usage error (bad option or argument)
+  0    the object is written and its checksum matches (also when a Ctrl-C came too late:
+       the object was already complete, and the message says so)
+  1    the upload failed (network, permissions, precondition, checksum mismatch, session gone)
+  2    bad input, nothing sent: invalid-argument (option, argument, path, bucket or object name),
+       invalid-checkpoint (the state file is not a usable checkpoint), source-mismatch (the data
+       given to --resume is not what the saved session holds)
   130  interrupted (Ctrl-C): the session is cancelled, or kept resumable with --resume
 `;

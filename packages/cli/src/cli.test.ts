@@ -243,11 +243,12 @@ describe("gcs-upload --resume", () => {
     }
   });
 
-  it("refuses to continue from stdin when bytes were already persisted (exit 1)", async () => {
+  it("refuses a state file that is not a checkpoint before sending anything (invalid-checkpoint, exit 2)", async () => {
     const state = join(dir, "stdin.state");
     await writeFile(state, JSON.stringify({ version: 1, persisted: 262_144 }));
     const result = await run(["-", `gs://${BUCKET}/stdin-resume.bin`, "--endpoint", gcs.url, "--resume", state], { stdin: "data" });
-    expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/stdin cannot be replayed/);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/^gcs-upload: invalid-checkpoint: state file .* — /m);
+    expect(gcs.getObject(BUCKET, "stdin-resume.bin")).toBeUndefined();
   });
 });
