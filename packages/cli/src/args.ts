@@ -53,6 +53,8 @@ export interface CliArgs {
   readonly localFaults: readonly string[];
   /** Latency of the embedded emulator, ms. */
   readonly localLatencyMs: number;
+  /** Extra request headers from repeated `--header NAME:VALUE` (e.g. an emulator's `x-retry-test-id`). */
+  readonly headers: Readonly<Record<string, string>>;
   /** No progress, no summary. */
   readonly quiet: boolean;
   /** One JSON line on stdout at the end. */
@@ -154,6 +156,7 @@ const OPTIONS = {
   local: { type: "boolean" },
   "local-faults": { type: "string" },
   "local-latency-ms": { type: "string" },
+  header: { type: "string", multiple: true },
   quiet: { type: "boolean", short: "q" },
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
@@ -191,6 +194,7 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
     local: false,
     localFaults: [],
     localLatencyMs: 0,
+    headers: {},
     quiet: false,
     json: false,
   };
@@ -239,6 +243,14 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
     metadata[pair.slice(0, eq)] = pair.slice(eq + 1);
   }
 
+  const headers: Record<string, string> = {};
+  for (const pair of values.header ?? []) {
+    const colon = pair.indexOf(":");
+    const name = colon <= 0 ? "" : pair.slice(0, colon).trim().toLowerCase();
+    if (!/^[a-z0-9!#$%&'*+.^_`|~-]+$/.test(name)) throw new UsageError(`--header takes NAME:VALUE, got ${JSON.stringify(pair)}`);
+    headers[name] = pair.slice(colon + 1).trim();
+  }
+
   const ifGenerationMatch = values["if-generation-match"];
   if (ifGenerationMatch !== undefined && !/^\d+$/.test(ifGenerationMatch)) {
     throw new UsageError(`--if-generation-match takes a generation number (0: only if the object does not exist), got ${JSON.stringify(ifGenerationMatch)}`);
@@ -274,6 +286,7 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
     local,
     localFaults,
     localLatencyMs,
+    headers,
     quiet: values.quiet === true,
     json: values.json === true,
   };
@@ -299,6 +312,8 @@ Options:
   --gzip                      compress on the fly; the object gets Content-Encoding: gzip
   --endpoint URL              API endpoint (default: $STORAGE_EMULATOR_HOST, else GCS)
   --local                     upload into an embedded in-memory emulator (no credentials)
+  --header NAME:VALUE         extra header on every request (repeatable; e.g. an emulator's
+                              x-retry-test-id); headers the protocol owns are refused
   -q, --quiet                 no progress and no summary
   --json                      print one JSON result line on stdout at the end
   -h, --help                  show this help

@@ -294,7 +294,7 @@ async function runUpload(
 
   let emulator: Emulator | undefined;
   let apiEndpoint = args.endpoint;
-  const extraHeaders: Record<string, string> = {};
+  const extraHeaders: Record<string, string> = { ...args.headers };
   if (args.local) {
     emulator = await startEmulator({ buckets: [args.bucket], storage: "memory", latencyMs: args.localLatencyMs, autoCreateBuckets: true });
     onEmulator(emulator);
@@ -457,12 +457,15 @@ async function uploadOnce(args: CliArgs, io: CliIo, say: (line: string) => void,
     object = await upload.done;
   } catch (error) {
     progress.stop();
-    if (io.signal?.aborted !== true) return { kind: "error", error };
-    // A Ctrl-C that raced the final request: if the object is complete, say so; it is in the bucket.
-    const committed = await upload.done.then(
+    // Let the adapter finish its ending (an abort policy may still be saving the checkpoint) before the
+    // caller touches the state file.
+    const settled = await upload.done.then(
       (value) => value,
       () => undefined,
     );
+    if (io.signal?.aborted !== true) return settled === undefined ? { kind: "error", error } : { kind: "done", exit: report(args, io, say, settled, tap, Date.now() - started, false) };
+    // A Ctrl-C that raced the final request: if the object is complete, say so; it is in the bucket.
+    const committed = settled;
     if (committed === undefined) {
       const saved = upload.checkpoint();
       const persisted = saved === undefined ? 0 : savedPosition(saved).offset;

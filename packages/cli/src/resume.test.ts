@@ -215,6 +215,17 @@ describe("--gzip", () => {
   });
 });
 
+describe("--header", () => {
+  it("sends the header on every request: an emulator's faults aimed with x-retry-test-id are consumed", async () => {
+    const id = gcs.registerFaults({ "storage.objects.insert": ["start:return-503", "chunk#2:return-reset-connection"] });
+    const data = randomBytes(3 * CHUNK + 1);
+    const result = await cli(["-", ...target("with-header.bin"), "--header", `x-retry-test-id: ${id}`], { stdin: data });
+    expect(result.code).toBe(0);
+    expect(gcs.getRetryTest(id)?.completed).toBe(true);
+    expect(Buffer.from(gcs.getObject(BUCKET, "with-header.bin")!.data!).equals(data)).toBe(true);
+  }, 30_000);
+});
+
 describe("a gone session", () => {
   /** Interrupts an upload with --resume, then deletes its session on the server, as expiry would. */
   async function goneSession(name: string, source: string, stdin?: Buffer): Promise<string> {
@@ -248,7 +259,7 @@ describe("a gone session", () => {
     expect(existsSync(state)).toBe(false);
     expect((await readdir(dir)).some((f) => f.startsWith("gone-stdin.bin.state.gone-"))).toBe(true);
     const next = await cli(["-", ...target("gone-stdin.bin"), "--resume", state], { stdin: data });
-    expect(next.code).toBe(0);
+    expect(next.code, next.stderr).toBe(0);
     expect(Buffer.from(gcs.getObject(BUCKET, "gone-stdin.bin")!.data!).equals(data)).toBe(true);
   });
 });
@@ -271,6 +282,8 @@ describe("bad input: invalid-argument (or a documented code), exit 2, nothing se
       return ["-", `gs://${BUCKET}/x`, "--endpoint", gcs.url, "--resume", join(dir, "foreign.json")];
     }, "invalid-checkpoint", /state file/],
     ["an unknown flag", () => ["--frobnicate", "-", `gs://${BUCKET}/x`], "invalid-argument", /Unknown option/],
+    ["a header the protocol owns", () => ["-", `gs://${BUCKET}/x`, "--endpoint", gcs.url, "--header", "Content-Range: bytes 0-1/2"], "invalid-argument", /content-range/i],
+    ["a header that is not NAME:VALUE", () => ["-", `gs://${BUCKET}/x`, "--endpoint", gcs.url, "--header", "novalue"], "invalid-argument", /--header takes NAME:VALUE/],
     ["--finalize with a destination", () => ["--finalize", "x.state", "-", `gs://${BUCKET}/x`], "invalid-argument", /--finalize STATE_FILE takes no source/],
   ])("%s", async (_name, argv, code, message) => {
     const args = await argv();

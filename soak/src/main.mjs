@@ -1,0 +1,19 @@
+#!/usr/bin/env node
+// `pnpm soak [--uploads N] [--seed S] [--minutes M] [--verbose]`: prints one table; exits 1 on any wrong
+// object, hang, contradicting report or untyped failure.
+import { parseArgs } from "node:util";
+import { formatTable, runSoak } from "./soak.mjs";
+
+const { values } = parseArgs({
+  options: { uploads: { type: "string" }, seed: { type: "string" }, minutes: { type: "string" }, concurrency: { type: "string" }, verbose: { type: "boolean" } },
+});
+const number = (text, fallback) => (text === undefined ? fallback : Number(text));
+const result = await runSoak({
+  uploads: number(values.uploads, 300),
+  seed: number(values.seed, 1),
+  timeLimitMs: number(values.minutes, 10) * 60_000,
+  concurrency: number(values.concurrency, 4),
+  ...(values.verbose ? { onUpload: (line) => console.error(line) } : {}),
+});
+console.log(formatTable(result));
+process.exitCode = result.ok ? 0 : 1;
