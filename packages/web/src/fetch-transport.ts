@@ -1,0 +1,123 @@
+import type { TransportRequest, TransportResponse } from "@resumable-gcs/core";
+import { type AuthHeaderSource, type Transport, type TransportSendOptions, TransportError } from "./core-v2-preview.js";
+import { crossOriginFrom, hiddenHeadersError, probeCorsRefusal } from "./cors.js";
+import { describeRequest, headersToRecord, inBrowserContext, joinBody, requestHeaders, tooLargeError } from "./http-common.js";
+
+/** Options for {@link createFetchTransport}. */
+export interface FetchTransportOptions {
+  /** Where auth headers come from (attached only when the upload layer allows credentials); omit for none. */
+  readonly auth?: AuthHeaderSource | undefined;
+  /** The fetch to use; the runtime's global `fetch` by default (a Worker's service binding, a test double...). */
+  readonly fetch?: typeof fetch | undefined;
+  /** A hard limit for one exchange in ms; off by default (the driver's stall timer guards progress). */
+  readonly timeoutMs?: number | undefined;
+}
+
+/**
+ * A transport on the runtime's `fetch`: browsers, Deno, Bun, Cloudflare Workers and Node 22+.
+ *
+ * One request per call; the body goes as one `Uint8Array` (the single view itself, or one copy of
+ * several); every status comes back as a response (fetch's default redirect mode returns a 308
+ * without `Location` as it is, and never `redirect: "manual"`, which hides the status in browsers).
+ * fetch cannot observe upload progress, so `capabilities.uploadProgress` is false and the driver
+ * sizes its stall deadline from the body length. In a page, a CORS refusal becomes a {@link CorsError}.
+ *
+ * @example
+ * ```ts
+ * const transport = createFetchTransport({ auth: bearerTokenSource(() => getAccessToken()) });
+ * ```
+ */
+export function createFetchTransport(options: FetchTransportOptions = {}): Transport {
+  const { auth, timeoutMs } = options;
+  if (timeoutMs !== undefined && !(Number.isFinite(timeoutMs) && timeoutMs > 0)) throw new RangeError(`createFetchTransport: timeoutMs must be a positive number, got ${timeoutMs}`);
+  // Resolved per call, not captured: a test or polyfill may replace the global after creation.
+  const fetchImpl = (): typeof fetch => options.fetch ?? globalThis.fetch.bind(globalThis);
+
+  async function send(request: TransportRequest, sendOptions: TransportSendOptions): Promise<TransportResponse> {
+    const { signal, maxResponseBytes } = sendOptions;
+    const describe = describeRequest(request);
+    if (signal.aborted) throw new TransportError("aborted", `${describe} aborted before it started`);
+    const headers = await requestHeaders(request, sendOptions, auth, inBrowserContext());
+    if (signal.aborted) throw new TransportError("aborted", `${describe} aborted before it started`);
+
+    const controller = new AbortController();
+    let timedOut = false;
+    const onAbort = (): void => controller.abort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    const timer =
+      timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            timedOut = true;
+            controller.abort();
+          }, timeoutMs);
+    const stopped = (phase: string, cause: unknown): TransportError =>
+      timedOut
+        ? new TransportError("timeout", `${describe} timed out after ${timeoutMs} ms (${phase})`, { cause })
+        : new TransportError("aborted", `${describe} aborted (${phase})`, { cause });
+    const origin = crossOriginFrom(request.url);
+
+    try {
+      let response: Response;
+      try {
+        const body = joinBody(request);
+        response = await fetchImpl()(request.url, {
+          method: request.method,
+          headers,
+          // Views over a SharedArrayBuffer cannot be a body; core's views never are.
+          ...(body === undefined ? {} : { body: body as Uint8Array<ArrayBuffer> }),
+          signal: controller.signal,
+        });
+      } catch (error) {
+        if (controller.signal.aborted) throw stopped("before a response", error);
+        if (origin !== undefined) {
+          const cors = await probeCorsRefusal(request.url, origin, describe, error, fetchImpl());
+          if (cors !== undefined) throw cors;
+        }
+        throw new TransportError("network", `${describe} did not complete: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      }
+
+      const announced = Number(response.headers.get("content-length") ?? "0");
+      if (announced > maxResponseBytes) {
+        await response.body?.cancel().catch(() => undefined);
+        throw tooLargeError(describe, maxResponseBytes);
+      }
+      const text = await readText(response, maxResponseBytes, describe, (error) => (controller.signal.aborted ? stopped("reading the response", error) : undefined));
+      const result: TransportResponse = { status: response.status, headers: headersToRecord(response.headers), body: text };
+      const hidden = hiddenHeadersError(request, result, origin, describe);
+      if (hidden !== undefined) throw hidden;
+      return result;
+    } finally {
+      if (timer !== undefined) clearTimeout(timer);
+      signal.removeEventListener("abort", onAbort);
+    }
+  }
+
+  return { specificationVersion: 2, capabilities: { uploadProgress: false }, send };
+}
+
+/** Reads the whole body as UTF-8 text, refusing more than `limit` bytes; a cut body rejects "truncated". */
+async function readText(response: Response, limit: number, describe: string, whenStopped: (error: unknown) => TransportError | undefined): Promise<string> {
+  const stream = response.body;
+  if (stream === null) return "";
+  const reader = stream.getReader();
+  const decoder = new TextDecoder();
+  let received = 0;
+  let text = "";
+  for (;;) {
+    let step: ReadableStreamReadResult<Uint8Array>;
+    try {
+      step = await reader.read();
+    } catch (error) {
+      throw whenStopped(error) ?? new TransportError("truncated", `${describe}: the response was cut short (${error instanceof Error ? error.message : String(error)})`, { cause: error });
+    }
+    if (step.done) break;
+    received += step.value.byteLength;
+    if (received > limit) {
+      await reader.cancel().catch(() => undefined);
+      throw tooLargeError(describe, limit);
+    }
+    text += decoder.decode(step.value, { stream: true });
+  }
+  return text + decoder.decode();
+}

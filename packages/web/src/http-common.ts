@@ -1,0 +1,96 @@
+/**
+ * What the fetch and XMLHttpRequest transports share: body joining, header handling, auth headers,
+ * response reading under a size limit. One home for each, so both transports behave alike.
+ */
+import type { TransportRequest } from "@resumable-gcs/core";
+import { type AuthHeaderSource, TransportError, mergeHeaders, redactUrl } from "./core-v2-preview.js";
+
+/**
+ * The body as one buffer for an HTTP client that takes one: the single view itself (no copy), or
+ * one copy of all views. Undefined for an empty body on a method without one.
+ */
+export function joinBody(request: TransportRequest): Uint8Array | undefined {
+  const { body, bodyLength, method } = request;
+  if (bodyLength === 0) return method === "PUT" || method === "POST" ? new Uint8Array(0) : undefined;
+  if (body.length === 1) return body[0]!;
+  const joined = new Uint8Array(bodyLength);
+  let at = 0;
+  for (const view of body) {
+    joined.set(view, at);
+    at += view.byteLength;
+  }
+  if (at !== bodyLength) throw new TransportError("network", `request body views hold ${at} bytes, but bodyLength says ${bodyLength}`);
+  return joined;
+}
+
+/** "PUT https://host/path?upload_id=…": how a request is named in messages (never the secret). */
+export function describeRequest(request: TransportRequest): string {
+  return `${request.method} ${redactUrl(request.url)}`;
+}
+
+/**
+ * Headers a page may not set (the browser sets them, and XMLHttpRequest logs an error for each
+ * attempt); the HTTP clients compute `content-length` from the body themselves.
+ */
+const CLIENT_MANAGED = new Set(["content-length", "host", "connection", "keep-alive", "transfer-encoding"]);
+const BROWSER_FORBIDDEN = new Set([...CLIENT_MANAGED, "origin", "referer", "user-agent", "cookie", "accept-encoding", "date", "expect", "te", "trailer", "upgrade", "via"]);
+
+/**
+ * The request headers to hand the HTTP client: the request's own plus the auth source's when the
+ * layer asked for credentials. An auth source failure rejects with kind `auth`.
+ */
+export async function requestHeaders(
+  request: TransportRequest,
+  options: { readonly credentials: boolean; readonly refreshCredentials?: boolean | undefined },
+  auth: AuthHeaderSource | undefined,
+  inBrowser: boolean,
+): Promise<Record<string, string>> {
+  let headers: Record<string, string> = { ...request.headers };
+  if (options.credentials && auth !== undefined) {
+    try {
+      if (options.refreshCredentials === true && auth.refresh !== undefined) await auth.refresh();
+      headers = mergeHeaders(headers, await auth.getRequestHeaders(request.url));
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new TransportError("auth", `the access token provider failed: ${reason}`, { cause: error });
+    }
+  }
+  const drop = inBrowser ? BROWSER_FORBIDDEN : CLIENT_MANAGED;
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) if (!drop.has(name.toLowerCase())) out[name.toLowerCase()] = value;
+  return out;
+}
+
+/** Response headers as the contract wants them: lower-case names, repeated values joined with ", ". */
+export function headersToRecord(headers: Headers): Record<string, string> {
+  const out: Record<string, string> = {};
+  // Headers iterates lower-case names with repeated values already joined by ", ".
+  headers.forEach((value, name) => {
+    out[name.toLowerCase()] = value;
+  });
+  return out;
+}
+
+/** Parses XMLHttpRequest's getAllResponseHeaders() into the same shape. */
+export function parseRawHeaders(raw: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of raw.split(/\r?\n/)) {
+    const colon = line.indexOf(":");
+    if (colon <= 0) continue;
+    const name = line.slice(0, colon).trim().toLowerCase();
+    const value = line.slice(colon + 1).trim();
+    out[name] = name in out ? `${out[name]}, ${value}` : value;
+  }
+  return out;
+}
+
+/** Whether this code runs where the browser's fetch rules apply (a page or a browser worker). */
+export function inBrowserContext(): boolean {
+  const global = globalThis as { document?: unknown; WorkerGlobalScope?: unknown; location?: unknown };
+  return typeof global.document === "object" || (typeof global.WorkerGlobalScope === "function" && typeof global.location === "object");
+}
+
+/** The "response too large" error, the same for both transports. */
+export function tooLargeError(describe: string, limit: number): TransportError {
+  return new TransportError("truncated", `${describe}: the response body exceeds ${limit} bytes`, { tooLarge: true });
+}
