@@ -72,7 +72,8 @@ export function createXhrTransport(options: XhrTransportOptions = {}): Transport
       // Only whether headers had arrived tells a cut response from a request that never got one.
       let sawHeaders = false;
       xhr.onreadystatechange = () => {
-        if (xhr.readyState >= 2) sawHeaders = true;
+        // HEADERS_RECEIVED or LOADING; a failure jumps straight to DONE, so DONE alone proves nothing.
+        if (xhr.readyState === 2 || xhr.readyState === 3) sawHeaders = true;
       };
       xhr.onerror = () => settle(sawHeaders ? { failure: new TransportError("truncated", `${describe}: the response was cut short`) } : { networkError: true });
       xhr.onload = () => {

@@ -4,8 +4,11 @@
  * is served from another origin (vitest's server on localhost), so every request is a real
  * cross-origin request with CORS, as in production.
  */
+import { createServer } from "node:net";
+import type { AddressInfo } from "node:net";
 import { startEmulator } from "@resumable-gcs/emulator";
 import type { TestProject } from "vitest/node";
+import { startCorsProxy } from "./cors-proxy.js";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -13,6 +16,10 @@ declare module "vitest" {
     emulatorUrl: string;
     /** A bucket that exists on it. */
     bucket: string;
+    /** The CORS-breaking proxy in front of the emulator (see cors-proxy.ts). */
+    corsProxyUrl: string;
+    /** A loopback URL where nothing listens (a real network failure, for contrast with CORS). */
+    closedPortUrl: string;
   }
 }
 
@@ -22,5 +29,20 @@ export async function setup(project: TestProject): Promise<() => Promise<void>> 
   const emulator = await startEmulator({ buckets: [bucket] });
   project.provide("emulatorUrl", emulator.url);
   project.provide("bucket", bucket);
-  return () => emulator.stop();
+  const proxy = await startCorsProxy(emulator.url);
+  project.provide("corsProxyUrl", proxy.url);
+  project.provide("closedPortUrl", await closedPortUrl());
+  return async () => {
+    await proxy.stop();
+    await emulator.stop();
+  };
+}
+
+/** A port that was free a moment ago and is closed now: connecting to it is refused. */
+async function closedPortUrl(): Promise<string> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return `http://127.0.0.1:${port}`;
 }

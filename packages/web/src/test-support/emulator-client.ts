@@ -69,3 +69,12 @@ export function uniqueName(prefix: string): string {
   counter += 1;
   return `${prefix}/${Date.now().toString(36)}-${counter}-${Math.floor(Math.random() * 1e9).toString(36)}.bin`;
 }
+
+/** The ways the test CORS proxy (cors-proxy.ts, in Node) breaks CORS. */
+export type CorsFault = "hide-headers" | "refuse-preflight";
+
+/** The same URL (a session URI, an upload URL), routed through the CORS proxy with `fault`. */
+export function throughCorsProxy(url: string, proxyUrl: string, fault: CorsFault): string {
+  const parsed = new URL(url);
+  return `${proxyUrl}/${fault}${parsed.pathname}${parsed.search}`;
+}
