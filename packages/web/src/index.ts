@@ -12,3 +12,11 @@ export { createXhrTransport, type XhrTransportOptions } from "./xhr-transport.js
 export { CorsError, CORS_ERROR_CODE, isCorsError } from "./cors.js";
 export { loadChecksums, type ChecksumImplementation, type LoadChecksumsOptions, type WebChecksums } from "./checksums.js";
 export { crc32cCombine } from "./crc32c-combine.js";
+export {
+  IndexedDbCheckpointStore,
+  LocalStorageCheckpointStore,
+  type IndexedDbCheckpointStoreOptions,
+  type IndexedDbFactoryLike,
+  type LocalStorageCheckpointStoreOptions,
+  type StorageLike,
+} from "./checkpoint-stores.js";

@@ -9,8 +9,6 @@ export interface XhrTransportOptions {
   readonly auth?: AuthHeaderSource | undefined;
   /** A hard limit for one exchange in ms; off by default (the driver's stall timer guards progress). */
   readonly timeoutMs?: number | undefined;
-  /** The XMLHttpRequest constructor; the global one by default. */
-  readonly XMLHttpRequest?: (new () => XMLHttpRequest) | undefined;
 }
 
 /**
@@ -27,7 +25,7 @@ export interface XhrTransportOptions {
 export function createXhrTransport(options: XhrTransportOptions = {}): Transport {
   const { auth, timeoutMs } = options;
   if (timeoutMs !== undefined && !(Number.isFinite(timeoutMs) && timeoutMs > 0)) throw new RangeError(`createXhrTransport: timeoutMs must be a positive number, got ${timeoutMs}`);
-  const Xhr = options.XMLHttpRequest ?? (globalThis as { XMLHttpRequest?: new () => XMLHttpRequest }).XMLHttpRequest;
+  const Xhr = (globalThis as { XMLHttpRequest?: new () => XMLHttpRequest }).XMLHttpRequest;
   if (Xhr === undefined) throw new TypeError("createXhrTransport: this runtime has no XMLHttpRequest (use createFetchTransport)");
 
   async function send(request: TransportRequest, sendOptions: TransportSendOptions): Promise<TransportResponse> {
