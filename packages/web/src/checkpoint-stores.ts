@@ -147,10 +147,18 @@ export class IndexedDbCheckpointStore {
       request.onupgradeneeded = () => {
         if (!request.result.objectStoreNames.contains(this.#storeName)) request.result.createObjectStore(this.#storeName);
       };
+      // Another tab or store may need to upgrade this database: yield (close) so it is not blocked forever.
+      const yieldToUpgrades = (database: IDBDatabase): IDBDatabase => {
+        database.onversionchange = () => {
+          database.close();
+          this.#database = undefined;
+        };
+        return database;
+      };
       request.onsuccess = () => {
         const database = request.result;
         if (database.objectStoreNames.contains(this.#storeName)) {
-          resolve(database);
+          resolve(yieldToUpgrades(database));
           return;
         }
         // The database exists without our object store (another store name): add it with a version bump.
@@ -158,7 +166,7 @@ export class IndexedDbCheckpointStore {
         database.close();
         const upgrade = this.#factory.open(this.#databaseName, version);
         upgrade.onupgradeneeded = () => upgrade.result.createObjectStore(this.#storeName);
-        upgrade.onsuccess = () => resolve(upgrade.result);
+        upgrade.onsuccess = () => resolve(yieldToUpgrades(upgrade.result));
         upgrade.onerror = () => reject(upgrade.error ?? new Error("IndexedDB upgrade failed"));
       };
       request.onerror = () => reject(request.error ?? new Error("IndexedDB open failed"));

@@ -9,8 +9,7 @@
  * error; a `no-cors` probe of the same origin tells the two apart (an opaque answer means the server
  * is reachable, so the browser refused the request).
  */
-import type { TransportRequest, TransportResponse } from "@resumable-gcs/core";
-import { TransportError } from "./core-v2-preview.js";
+import { TransportError, type TransportRequest, type TransportResponse } from "@resumable-gcs/core";
 
 /** The `code` of a {@link CorsError}. */
 export const CORS_ERROR_CODE = "CORS";

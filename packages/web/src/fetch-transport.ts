@@ -1,5 +1,4 @@
-import type { TransportRequest, TransportResponse } from "@resumable-gcs/core";
-import { type AuthHeaderSource, type Transport, type TransportSendOptions, TransportError } from "./core-v2-preview.js";
+import { type AuthHeaderSource, type Transport, TransportError, type TransportRequest, type TransportResponse, type TransportSendOptions } from "@resumable-gcs/core";
 import { crossOriginFrom, hiddenHeadersError, probeCorsRefusal } from "./cors.js";
 import { describeRequest, headersToRecord, inBrowserContext, joinBody, requestHeaders, tooLargeError } from "./http-common.js";
 

@@ -2,8 +2,7 @@
  * What the fetch and XMLHttpRequest transports share: body joining, header handling, auth headers,
  * response reading under a size limit. One home for each, so both transports behave alike.
  */
-import type { TransportRequest } from "@resumable-gcs/core";
-import { type AuthHeaderSource, TransportError, mergeHeaders, redactUrl } from "./core-v2-preview.js";
+import { type AuthHeaderSource, mergeHeaders, redactUrl, TransportError, type TransportRequest } from "@resumable-gcs/core";
 
 /**
  * The body as one buffer for an HTTP client that takes one: the single view itself (no copy), or

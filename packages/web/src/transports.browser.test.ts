@@ -4,8 +4,7 @@
  * silent "0 bytes persisted") versus a real network failure.
  */
 import { describe, expect, inject, it } from "vitest";
-import type { TransportRequest } from "@resumable-gcs/core";
-import { type Transport, type TransportSendOptions, TransportError } from "./core-v2-preview.js";
+import { type Transport, TransportError, type TransportRequest, type TransportSendOptions } from "@resumable-gcs/core";
 import { CorsError, isCorsError } from "./cors.js";
 import { createFetchTransport } from "./fetch-transport.js";
 import { generated } from "./test-support/data.js";

@@ -3,8 +3,7 @@
  * options (timeout, auth source, injected fetch), the response size limit, and how each failure is
  * classified.
  */
-import type { TransportRequest, TransportResponse } from "@resumable-gcs/core";
-import { type Transport, type TransportSendOptions, TransportError, bearerTokenSource } from "../core-v2-preview.js";
+import { bearerTokenSource, type Transport, TransportError, type TransportRequest, type TransportResponse, type TransportSendOptions } from "@resumable-gcs/core";
 import { createFetchTransport } from "../fetch-transport.js";
 import { type SuiteCase, check } from "./case.js";
 import { assertSameBytes, generated } from "./data.js";
