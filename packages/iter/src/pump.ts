@@ -87,17 +87,22 @@ export async function pump(reader: ChunkReader, sink: UploadSink, options: PumpO
     (error: unknown) => ({ kind: "upload-failed", error }),
   );
 
-  const closeSource = async (reason: unknown): Promise<void> => {
-    const closed = reader.close(reason);
-    if (!reader.pulling) await closed;
-  };
+  const closeSource = (reason: unknown): Promise<void> => reader.release(reason);
 
   for (;;) {
     if (writing === undefined && queue.length > 0) {
       const bytes = queue.shift()!;
       queued -= bytes.byteLength;
       writingBytes = bytes.byteLength;
-      writing = sink.write(bytes).then(
+      let written: Promise<void>;
+      try {
+        written = sink.write(bytes);
+      } catch (error) {
+        // A sink that throws instead of rejecting is handled the same way: stop, close, report.
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passed on untouched
+        written = Promise.reject(error);
+      }
+      writing = written.then(
         (): Step => ({ kind: "written" }),
         (error: unknown): Step => ({ kind: "write-failed", error }),
       );

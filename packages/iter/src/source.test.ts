@@ -213,6 +213,43 @@ describe("openSource: closing", () => {
     expect(await pending).toBeUndefined();
   });
 
+  it("release() does not wait for a stuck pull of an async generator; the generator is closed once the pull ends", async () => {
+    let unblock!: () => void;
+    let finallyRan = false;
+    async function* source(): AsyncGenerator<Uint8Array> {
+      try {
+        await new Promise<void>((resolve) => (unblock = resolve));
+        yield bytes(1);
+        yield bytes(2);
+      } finally {
+        finallyRan = true;
+      }
+    }
+    const reader = openSource(source());
+    const pending = reader.next();
+    await reader.release(new Error("stop"));
+    expect(finallyRan).toBe(false);
+    unblock();
+    await pending;
+    await reader.close();
+    expect(finallyRan).toBe(true);
+  });
+
+  it("release() with no pull pending is close(): it waits for the generator's finally", async () => {
+    let finallyRan = false;
+    async function* source(): AsyncGenerator<Uint8Array> {
+      try {
+        yield await io(bytes(1));
+      } finally {
+        finallyRan = true;
+      }
+    }
+    const reader = openSource(source());
+    await reader.next();
+    await reader.release();
+    expect(finallyRan).toBe(true);
+  });
+
   it("close() destroys a Node Readable", async () => {
     const readable = Readable.from([Buffer.from([1]), Buffer.from([2])]);
     const reader = openSource(readable);

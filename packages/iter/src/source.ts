@@ -43,6 +43,12 @@ export interface ChunkReader {
   next(): Promise<Uint8Array | undefined>;
   /** Ends the source early (`return()`/`cancel()`); resolves when the source has acknowledged it. Never rejects; idempotent. */
   close(reason?: unknown): Promise<void>;
+  /**
+   * Closes the source like {@link ChunkReader.close}, but does not wait while a pull is pending: an
+   * iterator's `return()` waits for that pull, which may never end (a stuck producer). The close
+   * still happens, once the pull settles.
+   */
+  release(reason?: unknown): Promise<void>;
   /** Whether a `next()` is still pending (a `close()` then waits for it, for iterators). */
   readonly pulling: boolean;
   /** How many times the underlying source was asked for a chunk. */
@@ -169,17 +175,23 @@ export function openSource(source: unknown): ChunkReader {
     }
   };
 
+  const close = (reason?: unknown): Promise<void> => {
+    if (closing === undefined) {
+      const wasEnded = ended;
+      ended = true;
+      // A source that ran to its end has released everything already; closing it again is noise
+      // (a generator ignores it, but a ReadableStream reader would cancel an already-closed stream).
+      closing = wasEnded ? Promise.resolve() : finish(reason).catch(() => undefined);
+    }
+    return closing;
+  };
+
   return {
     next,
-    close(reason?: unknown): Promise<void> {
-      if (closing === undefined) {
-        const wasEnded = ended;
-        ended = true;
-        // A source that ran to its end has released everything already; closing it again is noise
-        // (a generator ignores it, but a ReadableStream reader would cancel an already-closed stream).
-        closing = wasEnded ? Promise.resolve() : finish(reason).catch(() => undefined);
-      }
-      return closing;
+    close,
+    release(reason?: unknown): Promise<void> {
+      const closed = close(reason);
+      return pending === undefined ? closed : Promise.resolve();
     },
     get pulling() {
       return pending !== undefined;
