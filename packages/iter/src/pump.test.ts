@@ -228,6 +228,18 @@ describe("pump: when something goes wrong", () => {
     expect(log.finallyRan).toBe(true);
   });
 
+  it("a write that throws instead of rejecting is handled the same way", async () => {
+    const thrown = new UploadError("usage", "write after end");
+    const sink = new FakeSink({ autoDrain: true });
+    sink.write = () => {
+      throw thrown;
+    };
+    const { log, source } = countingSource(3, 2);
+    await expect(pump(openSource(source), sink, { readAhead: 0 })).rejects.toBe(thrown);
+    expect(sink.aborts).toEqual([thrown]);
+    expect(log.finallyRan).toBe(true);
+  });
+
   it("a refused end (fewer bytes than declared) stops the upload with that error", async () => {
     const refused = new UploadError("usage", "declared 10 bytes, wrote 2");
     const sink = new FakeSink({ autoDrain: true });
