@@ -261,6 +261,40 @@ describe("pump: when something goes wrong", () => {
   });
 });
 
+describe("pump: with a signal", () => {
+  it("once the signal fires, a refused write is not the answer: the upload's own end is", async () => {
+    const controller = new AbortController();
+    const sink = new FakeSink({ capacity: 0 });
+    const cancelled = new UploadError("cancelled", "the upload was cancelled and its session deleted");
+    const { log, source } = countingSource(100, 10);
+    const running = pump(openSource(source), sink, { readAhead: 0, signal: controller.signal });
+    await settle();
+    // The layer is cancelling (DELETE in flight): writes are refused with a usage error meanwhile.
+    controller.abort();
+    sink.write = () => Promise.reject(new UploadError("usage", "write() after cancel()"));
+    sink.drain();
+    await settle();
+    expect(sink.aborts).toEqual([]);
+    sink.fail(cancelled);
+    await expect(running).rejects.toBe(cancelled);
+    expect(log.finallyRan).toBe(true);
+  });
+
+  it("stops pulling once the signal fires", async () => {
+    const controller = new AbortController();
+    const sink = new FakeSink({ autoDrain: true });
+    const { log, source } = countingSource(1000, 10);
+    const running = pump(openSource(source), sink, { readAhead: 0, signal: controller.signal });
+    for (let round = 0; round < 3; round++) await settle();
+    controller.abort();
+    const pulls = log.pulls;
+    for (let round = 0; round < 5; round++) await settle();
+    expect(log.pulls).toBeLessThanOrEqual(pulls + 1);
+    sink.fail(new UploadError("cancelled", "cancelled"));
+    await expect(running).rejects.toMatchObject({ code: "cancelled" });
+  });
+});
+
 describe("sourceFailure", () => {
   it("says when no session had been started, and describes non-Error reasons", () => {
     const error = sourceFailure("plain reason", 0, "none");

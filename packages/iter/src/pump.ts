@@ -15,7 +15,7 @@
  *   except while a pull is still outstanding: an iterator's `return()` then waits for that pull, which
  *   may never come, so it is requested and the pump settles without it.
  */
-import { UploadError, type ObjectResource } from "@resumable-gcs/core";
+import { UploadError, type AbortSignalLike, type ObjectResource } from "@resumable-gcs/core";
 import type { ChunkReader } from "./source.js";
 
 /** What an abort did to the session, as the upload layer reports it. */
@@ -42,6 +42,11 @@ export interface PumpOptions {
   readonly readAhead: number;
   /** A chunk already pulled from the reader, handed over before anything else is read. */
   readonly first?: Uint8Array;
+  /**
+   * The upload's abort signal: once it fires the upload is ending on its own (the layer applies
+   * `onAbort`), so nothing more is written or pulled, and the upload's end is the answer.
+   */
+  readonly signal?: AbortSignalLike;
 }
 
 type Step =
@@ -50,10 +55,11 @@ type Step =
   | { readonly kind: "written" }
   | { readonly kind: "write-failed"; readonly error: unknown }
   | { readonly kind: "upload-done"; readonly object: ObjectResource }
-  | { readonly kind: "upload-failed"; readonly error: unknown };
+  | { readonly kind: "upload-failed"; readonly error: unknown }
+  | { readonly kind: "stopping" };
 
-/** A message for an error of any shape, for the wrapping error's text. */
-function reasonText(error: unknown): string {
+/** A message for an error of any shape, for a wrapping error's text. */
+export function reasonText(error: unknown): string {
   if (error instanceof Error) return error.message === "" ? error.name : `${error.name}: ${error.message}`;
   return String(error);
 }
@@ -78,86 +84,127 @@ export function sourceFailure(error: unknown, bytesRead: number, outcome: SinkAb
 export async function pump(reader: ChunkReader, sink: UploadSink, options: PumpOptions): Promise<ObjectResource> {
   const queue: Uint8Array[] = options.first === undefined ? [] : [options.first];
   let queued = options.first?.byteLength ?? 0;
-  let writing: Promise<Step> | undefined;
+  let writing = false;
   let writingBytes = 0;
-  let pulling: Promise<Step> | undefined;
+  let pulling = false;
   let sourceEnded = false;
-  const uploadEnded: Promise<Step> = sink.done.then(
-    (object) => ({ kind: "upload-done", object }),
-    (error: unknown) => ({ kind: "upload-failed", error }),
+
+  // One mailbox for everything that can happen; each promise gets exactly one reaction. (Racing the
+  // long-lived `done` promise at every step would pile a reaction per step onto it: memory and GC
+  // time that grow with the number of chunks.)
+  const inbox: Step[] = [];
+  let wake: (() => void) | undefined;
+  let uploadOver: Step | undefined;
+  const post = (step: Step): void => {
+    inbox.push(step);
+    const resume = wake;
+    wake = undefined;
+    resume?.();
+  };
+  sink.done.then(
+    (object) => post((uploadOver = { kind: "upload-done", object })),
+    (error: unknown) => post((uploadOver = { kind: "upload-failed", error })),
   );
+  const nextStep = async (): Promise<Step> => {
+    for (;;) {
+      // The upload's end comes first: nothing queued before it matters any more.
+      if (uploadOver !== undefined) return uploadOver;
+      const step = inbox.shift();
+      if (step !== undefined) return step;
+      await new Promise<void>((resolve) => (wake = resolve));
+    }
+  };
 
   const closeSource = (reason: unknown): Promise<void> => reader.release(reason);
-
-  for (;;) {
-    if (writing === undefined && queue.length > 0) {
-      const bytes = queue.shift()!;
-      queued -= bytes.byteLength;
-      writingBytes = bytes.byteLength;
-      let written: Promise<void>;
-      try {
-        written = sink.write(bytes);
-      } catch (error) {
-        // A sink that throws instead of rejecting is handled the same way: stop, close, report.
-        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passed on untouched
-        written = Promise.reject(error);
-      }
-      writing = written.then(
-        (): Step => ({ kind: "written" }),
-        (error: unknown): Step => ({ kind: "write-failed", error }),
-      );
-    }
-    if (sourceEnded && writing === undefined) break;
-    if (!sourceEnded && pulling === undefined && (writing === undefined || queued + writingBytes < options.readAhead)) {
-      pulling = reader.next().then(
-        (chunk): Step => ({ kind: "pulled", chunk }),
-        (error: unknown): Step => ({ kind: "pull-failed", error }),
-      );
-    }
-    const step = await Promise.race([uploadEnded, ...(writing === undefined ? [] : [writing]), ...(pulling === undefined ? [] : [pulling])]);
-    switch (step.kind) {
-      case "pulled":
-        pulling = undefined;
-        if (step.chunk === undefined) sourceEnded = true;
-        else {
-          queue.push(step.chunk);
-          queued += step.chunk.byteLength;
-        }
-        break;
-      case "written":
-        writing = undefined;
-        writingBytes = 0;
-        break;
-      case "pull-failed": {
-        const aborted = await sink.abort(step.error);
-        await closeSource(step.error);
-        if (aborted.outcome === "committed") return aborted.object;
-        throw sourceFailure(step.error, reader.bytesRead, aborted.outcome);
-      }
-      case "write-failed": {
-        // Either the upload has failed (the write carries its error), or the write itself was refused
-        // (more bytes than the declared totalSize) and the upload must be stopped here: abort() does
-        // that, and is a no-op on an upload that has already ended.
-        const aborted = await sink.abort(step.error);
-        await closeSource(step.error);
-        if (aborted.outcome === "committed") return aborted.object;
-        throw step.error;
-      }
-      case "upload-failed":
-        // The upload ended before the source did (a failure, an abort through the signal).
-        await closeSource(step.error);
-        throw step.error;
-      case "upload-done":
-        // Only an abort racing a final request can commit before `end()`; the object exists, verified.
-        await closeSource(undefined);
-        return step.object;
-    }
-  }
+  const signal = options.signal;
+  const stopping = (): boolean => signal?.aborted === true;
+  const onSignal = (): void => post({ kind: "stopping" });
+  signal?.addEventListener("abort", onSignal, { once: true });
   try {
-    return await sink.end();
-  } catch (error) {
-    // end() refuses fewer bytes than a declared totalSize without ending the upload: stop it.
-    await sink.abort(error);
-    throw error;
+    return await run();
+  } finally {
+    signal?.removeEventListener("abort", onSignal);
+  }
+
+  async function run(): Promise<ObjectResource> {
+
+    for (;;) {
+      if (!writing && queue.length > 0 && !stopping()) {
+        const bytes = queue.shift()!;
+        queued -= bytes.byteLength;
+        writingBytes = bytes.byteLength;
+        let written: Promise<void>;
+        try {
+          written = sink.write(bytes);
+        } catch (error) {
+          // A sink that throws instead of rejecting is handled the same way: stop, close, report.
+          // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passed on untouched
+          written = Promise.reject(error);
+        }
+        writing = true;
+        written.then(
+          () => post({ kind: "written" }),
+          (error: unknown) => post({ kind: "write-failed", error }),
+        );
+      }
+      if (sourceEnded && !writing && !stopping()) break;
+      if (!sourceEnded && !pulling && !stopping() && (!writing || queued + writingBytes < options.readAhead)) {
+        pulling = true;
+        reader.next().then(
+          (chunk) => post({ kind: "pulled", chunk }),
+          (error: unknown) => post({ kind: "pull-failed", error }),
+        );
+      }
+      const step = await nextStep();
+      switch (step.kind) {
+        case "pulled":
+          pulling = false;
+          if (step.chunk === undefined) sourceEnded = true;
+          else {
+            queue.push(step.chunk);
+            queued += step.chunk.byteLength;
+          }
+          break;
+        case "written":
+          writing = false;
+          writingBytes = 0;
+          break;
+        case "pull-failed": {
+          if (stopping()) break; // the abort came first: the upload's end is the answer
+          const aborted = await sink.abort(step.error);
+          await closeSource(step.error);
+          if (aborted.outcome === "committed") return aborted.object;
+          throw sourceFailure(step.error, reader.bytesRead, aborted.outcome);
+        }
+        case "stopping":
+          // Wait for the upload's end (it comes first out of the mailbox).
+          break;
+        case "write-failed": {
+          if (stopping()) break; // a write refused because the upload is being cancelled: its end is the answer
+          // Either the upload has failed (the write carries its error), or the write itself was refused
+          // (more bytes than the declared totalSize) and the upload must be stopped here: abort() does
+          // that, and is a no-op on an upload that has already ended.
+          const aborted = await sink.abort(step.error);
+          await closeSource(step.error);
+          if (aborted.outcome === "committed") return aborted.object;
+          throw step.error;
+        }
+        case "upload-failed":
+          // The upload ended before the source did (a failure, an abort through the signal).
+          await closeSource(step.error);
+          throw step.error;
+        case "upload-done":
+          // Only an abort racing a final request can commit before `end()`; the object exists, verified.
+          await closeSource(undefined);
+          return step.object;
+      }
+    }
+    try {
+      return await sink.end();
+    } catch (error) {
+      // end() refuses fewer bytes than a declared totalSize without ending the upload: stop it.
+      await sink.abort(error);
+      throw error;
+    }
   }
 }

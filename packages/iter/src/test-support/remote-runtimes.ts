@@ -32,6 +32,8 @@ async function bundleSuite(runtime: string): Promise<{ file: string; cleanup: ()
     input: join(here, "remote-entry.ts"),
     platform: "browser",
     resolve: { extensionAlias: { ".js": [".ts", ".js"] } },
+    // Deno and Bun provide node: built-ins themselves (the suite feeds a node:stream Readable too).
+    external: [/^node:/],
     output: { file, format: "esm", codeSplitting: false },
     logLevel: "silent",
   });
