@@ -1,0 +1,75 @@
+/**
+ * Position-addressed test bytes, shared by the cases (which send them) and the server (which checks
+ * them). Every byte is a pure function of its offset and a seed, so the server can verify any slice
+ * of a body as it streams in, without holding it and without being told what was sent: a transport
+ * that reorders, drops, repeats or re-slices body views (or ignores a view's `byteOffset`) shows up
+ * as the first offset that differs.
+ *
+ * Runtime-neutral: no imports, no globals.
+ */
+
+/** One 32-bit integer hash round (a multiply-xorshift mix): nearby inputs give unrelated words. */
+function mix32(value: number): number {
+  let x = value >>> 0;
+  x ^= x >>> 16;
+  x = Math.imul(x, 0x7feb352d);
+  x ^= x >>> 15;
+  x = Math.imul(x, 0x846ca68b);
+  x ^= x >>> 16;
+  return x >>> 0;
+}
+
+/** The 32-bit word that holds bytes `4 * wordIndex` to `4 * wordIndex + 3` of the pattern for `seed`. */
+function patternWord(wordIndex: number, seed: number): number {
+  // Offsets beyond 2^32 bytes do not occur here (the largest body is 64 MiB); the seed spreads streams apart.
+  return mix32(wordIndex ^ mix32(seed + 0x9e3779b9));
+}
+
+/**
+ * Fills `target` with the pattern bytes for `seed` starting at body offset `start` (so
+ * `fillPattern(a, 0, s)` and `fillPattern(b, a.length, s)` give one continuous stream).
+ */
+export function fillPattern(target: Uint8Array, start: number, seed: number): void {
+  let word = 0;
+  let wordIndex = -1;
+  for (let i = 0; i < target.length; i += 1) {
+    const offset = start + i;
+    const index = Math.floor(offset / 4);
+    if (index !== wordIndex) {
+      wordIndex = index;
+      word = patternWord(index, seed);
+    }
+    target[i] = (word >>> ((offset & 3) * 8)) & 0xff;
+  }
+}
+
+/** A fresh `length`-byte view of the pattern for `seed` from offset `start`. */
+export function patternSlice(start: number, length: number, seed: number): Uint8Array {
+  const out = new Uint8Array(length);
+  fillPattern(out, start, seed);
+  return out;
+}
+
+/**
+ * Compares `received`, found at body offset `start`, with the pattern for `seed`; returns the body
+ * offset of the first byte that differs, or -1 when every byte matches.
+ */
+export function patternMismatch(received: Uint8Array, start: number, seed: number): number {
+  let word = 0;
+  let wordIndex = -1;
+  for (let i = 0; i < received.length; i += 1) {
+    const offset = start + i;
+    const index = Math.floor(offset / 4);
+    if (index !== wordIndex) {
+      wordIndex = index;
+      word = patternWord(index, seed);
+    }
+    if (received[i] !== ((word >>> ((offset & 3) * 8)) & 0xff)) return offset;
+  }
+  return -1;
+}
+
+/** Printable ASCII (`!` to `~`) for offset `offset`: for bodies that travel back as response text. */
+export function printableAt(offset: number, seed: number): number {
+  return 0x21 + (patternWord(offset, seed) % 94);
+}
