@@ -13,6 +13,7 @@
 import http from "node:http";
 import { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { stampedBlocks } from "@resumable-gcs/test-utils";
 
 const MiB = 1024 * 1024;
 const [kind, endpoint, bucket, objectName, sizeText, chunkText, checksum] = process.argv.slice(2);
@@ -25,26 +26,9 @@ if (!kind || !endpoint || !bucket || !objectName || !Number.isSafeInteger(size) 
 const verify = checksum === "crc32c";
 
 // --- payload -------------------------------------------------------------------------------------
-const BLOCK = Buffer.allocUnsafe(MiB);
-{
-  let x = 0x9e3779b9; // xorshift32, fixed seed: same bytes every run
-  for (let i = 0; i < MiB; i += 4) {
-    x ^= x << 13; x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5; x >>>= 0;
-    BLOCK.writeUInt32LE(x, i);
-  }
-}
-
 function* blocks() {
-  let counter = 0;
-  for (let offset = 0; offset < size; offset += MiB) {
-    const length = Math.min(MiB, size - offset);
-    const block = Buffer.allocUnsafe(length);
-    BLOCK.copy(block, 0, 0, length);
-    if (length >= 8) block.writeBigUInt64LE(BigInt(counter++), 0);
-    yield block;
-  }
+  // One pattern block generated once, copied into a fresh buffer per MiB with a counter stamped in.
+  for (const block of stampedBlocks(size, { blockSize: MiB })) yield Buffer.from(block.buffer, block.byteOffset, block.byteLength);
 }
 
 // --- memory sampling -----------------------------------------------------------------------------

@@ -5,27 +5,16 @@
  * in-process with a generated stdin: the same code path as `producer | gcs-upload - gs://...`.
  */
 import { Readable } from "node:stream";
+import { stampedBlocks } from "@resumable-gcs/test-utils";
 import { runCli } from "./cli.js";
 
 /** Payload size: a few hundred MiB, enough to see the bar move through the faults. */
 const TOTAL = Number(process.env["DEMO_MIB"] ?? 300) * 1024 * 1024;
 const BLOCK = 1024 * 1024;
 
-/** Deterministic bytes, fast: one xorshift-filled block, its first word stamped with the block index. */
+/** Deterministic bytes, fast: one pattern block copied per MiB with its index stamped (the workspace's shared generator). */
 function* payload(total: number): Generator<Buffer> {
-  const base = Buffer.alloc(BLOCK);
-  let x = 0x9e3779b9;
-  for (let i = 0; i < BLOCK; i += 4) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    base.writeUInt32LE(x >>> 0, i);
-  }
-  for (let sent = 0, index = 0; sent < total; sent += BLOCK, index += 1) {
-    const block = Buffer.from(base.subarray(0, Math.min(BLOCK, total - sent)));
-    block.writeUInt32LE(index, 0);
-    yield block;
-  }
+  for (const block of stampedBlocks(total, { blockSize: BLOCK })) yield Buffer.from(block.buffer, block.byteOffset, block.byteLength);
 }
 
 const FAULTS = [

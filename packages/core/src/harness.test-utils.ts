@@ -2,10 +2,9 @@
  * Shared helpers for core's own tests (not published): option presets, response builders, native
  * checksums (Node), and a synchronous harness that drives a machine against the in-memory model.
  */
-import { createHash, type Hash } from "node:crypto";
-import { crc32c as nativeCrc32c } from "@node-rs/crc32";
+import { crc32cBase64, md5Base64, nodeChecksums as native, patternBytes } from "@resumable-gcs/test-utils/node";
 import { expect } from "vitest";
-import type { Checksum, ChecksumProvider, Crc32cChecksum } from "./checksum.js";
+import type { ChecksumProvider } from "./checksum.js";
 import type { UploadAction, SendAction, UploadMachine } from "./machine.js";
 import type { UploadOptions } from "./options.js";
 import type { TransportResponse } from "./transport.js";
@@ -19,68 +18,17 @@ export const CHUNK = 262_144;
 export const SESSION =
   "https://storage.googleapis.com/upload/storage/v1/b/bkt/o?uploadType=resumable&name=obj&upload_id=ADPycdvR7x9ZqLongSecretToken42";
 
-class NativeCrc implements Crc32cChecksum {
-  #v: number;
-  constructor(v = 0) {
-    this.#v = v >>> 0;
-  }
-  update(bytes: Uint8Array): void {
-    this.#v = nativeCrc32c(bytes, this.#v);
-  }
-  value(): number {
-    return this.#v >>> 0;
-  }
-  digest(): Uint8Array {
-    const v = this.#v;
-    return new Uint8Array([v >>> 24, (v >>> 16) & 255, (v >>> 8) & 255, v & 255]);
-  }
-  clone(): NativeCrc {
-    return new NativeCrc(this.#v);
-  }
-}
-
-class NodeMd5 implements Checksum {
-  readonly #h: Hash;
-  constructor(h: Hash = createHash("md5")) {
-    this.#h = h;
-  }
-  update(bytes: Uint8Array): void {
-    this.#h.update(bytes);
-  }
-  digest(): Uint8Array {
-    return new Uint8Array(this.#h.copy().digest());
-  }
-  clone(): NodeMd5 {
-    return new NodeMd5(this.#h.copy());
-  }
-}
-
-/** Native CRC32C and node:crypto MD5. */
-export const nodeChecksums: ChecksumProvider = { crc32c: (initial?: number) => new NativeCrc(initial ?? 0), md5: () => new NodeMd5() };
+/** Native CRC32C and node:crypto MD5 (the workspace's shared helpers). */
+export const nodeChecksums: ChecksumProvider = native;
 
 /** CRC32C of bytes, base64 big-endian, as GCS writes it. */
-export function crcB64(bytes: Uint8Array, initial = 0): string {
-  const v = nativeCrc32c(bytes, initial);
-  return Buffer.from([v >>> 24, (v >>> 16) & 255, (v >>> 8) & 255, v & 255]).toString("base64");
-}
+export const crcB64: (bytes: Uint8Array, initial?: number) => string = crc32cBase64;
 
 /** MD5 of bytes, base64. */
-export function md5B64(bytes: Uint8Array): string {
-  return createHash("md5").update(bytes).digest("base64");
-}
+export const md5B64: (bytes: Uint8Array) => string = md5Base64;
 
-/** Deterministic pseudo-random bytes (xorshift32 over 32-bit words: fast enough for megabytes). */
-export function bytesOf(length: number, seed = 1): Uint8Array {
-  const words = new Uint32Array(Math.ceil(length / 4));
-  let x = (Math.imul(seed | 0, 0x9e3779b1) ^ 0x2545f491) >>> 0 || 1;
-  for (let i = 0; i < words.length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    words[i] = x;
-  }
-  return new Uint8Array(words.buffer, 0, length);
-}
+/** Deterministic pseudo-random bytes (the workspace's one xorshift32 generator). */
+export const bytesOf: (length: number, seed?: number) => Uint8Array = patternBytes;
 
 /** Options for a JSON API upload of bkt/obj with small chunks and deterministic, jitter-free retries. */
 export function options(overrides: Partial<UploadOptions> = {}): UploadOptions {

@@ -2,28 +2,15 @@
 // Run once, it is SIGKILLed mid-upload; run again with the same checkpoint file, it resumes.
 // Usage: node crash-child.mjs <endpoint> <bucket> <name> <checkpoint-file> <size> <seed>
 import { Readable } from "node:stream";
+import { patternChunks } from "@resumable-gcs/test-utils";
 import { FileCheckpointStore, uploadFrom } from "../dist/index.js";
 
 const [endpoint, bucket, name, checkpointPath, sizeText, seedText] = process.argv.slice(2);
 const size = Number(sizeText);
 
-// The same xorshift32 stream as src/test-support/data.ts, from `offset` on.
+// The same stream as src/test-support/data.ts (the workspace's one generator, built), from `offset` on.
 function* generate(total, seed, offset) {
-  const block = 64 * 1024;
-  let x = seed >>> 0 || 0x9e3779b9;
-  for (let at = 0; at < total; at += block) {
-    const length = Math.min(block, total - at);
-    const words = new Uint32Array(Math.ceil(length / 4));
-    for (let i = 0; i < words.length; i += 1) {
-      x ^= x << 13;
-      x ^= x >>> 17;
-      x ^= x << 5;
-      words[i] = x >>> 0;
-    }
-    const bytes = Buffer.from(words.buffer, 0, length);
-    if (at + length <= offset) continue;
-    yield at >= offset ? bytes : bytes.subarray(offset - at);
-  }
+  for (const chunk of patternChunks(total, { seed, from: offset })) yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
 }
 
 const store = new FileCheckpointStore(checkpointPath);
