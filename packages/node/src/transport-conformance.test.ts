@@ -1,34 +1,16 @@
-import { startEmulator, type Emulator } from "@resumable-gcs/emulator";
-import { afterAll, beforeAll, describe, it } from "vitest";
+import { describeTransportConformance } from "@resumable-gcs/transport-conformance";
+import { startConformanceServer, type ConformanceServer } from "@resumable-gcs/transport-conformance/server";
+import { afterAll, beforeAll } from "vitest";
 import { createGaxiosTransport } from "./gaxios-transport.js";
 import { createHttpTransport } from "./http-transport.js";
-import { transportConformanceCases } from "./test-support/transport-conformance.js";
 
-let emulator: Emulator;
+// The published suite, against its loopback server (synthetic routes plus an emulator).
+let server: ConformanceServer;
 beforeAll(async () => {
-  emulator = await startEmulator({ buckets: ["conformance-bucket"] });
+  server = await startConformanceServer();
 });
-afterAll(async () => {
-  await emulator.stop();
-});
+afterAll(() => server.stop());
 
-const http = createHttpTransport();
-afterAll(() => http.close());
-
-const transports = [
-  { name: "gaxios transport", transport: createGaxiosTransport() },
-  { name: "node:http transport", transport: http },
-];
-
-for (const { name, transport } of transports) {
-  describe(`${name} conformance`, () => {
-    // The cases need the emulator URL, known only once it started: build them lazily per test.
-    const names = transportConformanceCases({ transport, baseUrl: "http://unused" }).map((c) => c.name);
-    names.forEach((caseName, index) => {
-      it(caseName, async () => {
-        const cases = transportConformanceCases({ transport, baseUrl: emulator.url, reportsUploadProgress: true });
-        await cases[index]!.run();
-      });
-    });
-  });
-}
+const options = { capabilities: { uploadProgress: true }, server: () => server.info } as const;
+describeTransportConformance("gaxios transport", ({ auth }) => createGaxiosTransport({ auth }), options);
+describeTransportConformance("node:http transport", ({ auth }) => createHttpTransport({ auth }), options);
