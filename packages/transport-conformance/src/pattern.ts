@@ -19,10 +19,14 @@ function mix32(value: number): number {
   return x >>> 0;
 }
 
-/** The 32-bit word that holds bytes `4 * wordIndex` to `4 * wordIndex + 3` of the pattern for `seed`. */
-function patternWord(wordIndex: number, seed: number): number {
-  // Offsets beyond 2^32 bytes do not occur here (the largest body is 64 MiB); the seed spreads streams apart.
-  return mix32(wordIndex ^ mix32(seed + 0x9e3779b9));
+/** The seed's contribution to every word, computed once per call rather than once per word. */
+function seedMix(seed: number): number {
+  return mix32(seed + 0x9e3779b9);
+}
+
+/** The 32-bit word that holds bytes `4 * wordIndex` to `4 * wordIndex + 3` of the pattern (bodies stay far below 2^32 bytes). */
+function patternWord(wordIndex: number, mixedSeed: number): number {
+  return mix32(wordIndex ^ mixedSeed);
 }
 
 /**
@@ -30,16 +34,11 @@ function patternWord(wordIndex: number, seed: number): number {
  * `fillPattern(a, 0, s)` and `fillPattern(b, a.length, s)` give one continuous stream).
  */
 export function fillPattern(target: Uint8Array, start: number, seed: number): void {
-  let word = 0;
-  let wordIndex = -1;
-  for (let i = 0; i < target.length; i += 1) {
+  const mixed = seedMix(seed);
+  for (let i = 0; i < target.length; ) {
     const offset = start + i;
-    const index = Math.floor(offset / 4);
-    if (index !== wordIndex) {
-      wordIndex = index;
-      word = patternWord(index, seed);
-    }
-    target[i] = (word >>> ((offset & 3) * 8)) & 0xff;
+    const word = patternWord(Math.floor(offset / 4), mixed);
+    for (let shift = (offset & 3) * 8; shift < 32 && i < target.length; shift += 8, i += 1) target[i] = (word >>> shift) & 0xff;
   }
 }
 
@@ -55,21 +54,18 @@ export function patternSlice(start: number, length: number, seed: number): Uint8
  * offset of the first byte that differs, or -1 when every byte matches.
  */
 export function patternMismatch(received: Uint8Array, start: number, seed: number): number {
-  let word = 0;
-  let wordIndex = -1;
-  for (let i = 0; i < received.length; i += 1) {
+  const mixed = seedMix(seed);
+  for (let i = 0; i < received.length; ) {
     const offset = start + i;
-    const index = Math.floor(offset / 4);
-    if (index !== wordIndex) {
-      wordIndex = index;
-      word = patternWord(index, seed);
+    const word = patternWord(Math.floor(offset / 4), mixed);
+    for (let shift = (offset & 3) * 8; shift < 32 && i < received.length; shift += 8, i += 1) {
+      if (received[i] !== ((word >>> shift) & 0xff)) return start + i;
     }
-    if (received[i] !== ((word >>> ((offset & 3) * 8)) & 0xff)) return offset;
   }
   return -1;
 }
 
 /** Printable ASCII (`!` to `~`) for offset `offset`: for bodies that travel back as response text. */
 export function printableAt(offset: number, seed: number): number {
-  return 0x21 + (patternWord(offset, seed) % 94);
+  return 0x21 + (patternWord(offset, seedMix(seed)) % 94);
 }

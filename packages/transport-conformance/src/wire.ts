@@ -49,7 +49,7 @@ export const routes = {
 } as const;
 
 /** The most `/endless` writes before it ends the response normally (so a transport without a limit resolves, and fails, instead of hanging). */
-export const ENDLESS_CAP_BYTES = 128 * 1024 * 1024;
+export const ENDLESS_CAP_BYTES = 40 * 1024 * 1024;
 
 /** The body `/utf8` sends, as text. */
 export const UTF8_TEXT = "naïve café ✓ — 日本語 🚀 Größe ½";

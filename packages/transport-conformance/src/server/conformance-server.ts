@@ -385,6 +385,11 @@ export async function startConformanceServer(options: ConformanceServerOptions =
   for (const server of [main, other]) {
     // Cases abort and reset on purpose; a socket error is part of the exchange, not a server fault.
     server.on("clientError", (_error, socket) => socket.destroy());
+    // A client reusing a kept-alive socket just as the server closes it sees a reset that no case
+    // asked for; on a loaded machine Node's 5 s default makes that race likely. Keep sockets long.
+    server.keepAliveTimeout = 120_000;
+    // A 64 MiB body on a loaded machine must not meet Node's 5-minute request timeout either.
+    server.requestTimeout = 0;
   }
 
   let emulator: Emulator | undefined;
