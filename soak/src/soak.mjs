@@ -156,25 +156,26 @@ const fastRetry = { initialDelayMs: 5, maxDelayMs: 50, maxAttempts: 12 };
 async function nodeAdapter() {
   const node = await import("@resumable-gcs/node");
   if (typeof node.createUploadStream !== "function") return undefined;
-  const options = (s, ctx, extra) => ({
-    bucket: BUCKET,
-    name: s.name,
-    apiEndpoint: ctx.url,
-    env: {},
-    upload: {
+  // The flat option set (the upload layer's) when the adapter has it, else the nested one it replaced.
+  const flat = node.NODE_OPTIONS !== undefined;
+  const options = (s, ctx, extra) => {
+    const transfer = {
       chunkSize: s.chunkSize,
       extraHeaders: { "x-retry-test-id": ctx.retryTestId },
-      // Generous against a loaded machine (a spurious stall is only a retry), shorter than the stalls injected.
-      retry: { ...fastRetry, idleTimeoutMs: 3000 },
       ...(s.source === "file" ? { totalSize: s.size } : {}),
-    },
-    ...extra,
-  });
+    };
+    // Generous against a loaded machine (a spurious stall is only a retry), shorter than the stalls injected.
+    const idleTimeoutMs = 3000;
+    return flat
+      ? { bucket: BUCKET, name: s.name, apiEndpoint: ctx.url, ...transfer, retry: fastRetry, idleTimeoutMs, ...extra }
+      : { bucket: BUCKET, name: s.name, apiEndpoint: ctx.url, env: {}, upload: { ...transfer, retry: { ...fastRetry, idleTimeoutMs } }, ...extra };
+  };
+  const MemoryCheckpointStore = node.MemoryCheckpointStore ?? (await import("@resumable-gcs/core")).MemoryCheckpointStore;
   return {
     name: "node",
     async run(s, ctx) {
       const random = seededRandom(s.dataSeed ^ 0x5a5a);
-      const store = new node.MemoryCheckpointStore();
+      const store = new MemoryCheckpointStore();
       const lives = s.action === "kill-resume" ? 2 : 1;
       let checkpoint;
       for (let life = 0; life < lives; life += 1) {
