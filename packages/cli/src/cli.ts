@@ -463,7 +463,20 @@ async function uploadOnce(args: CliArgs, io: CliIo, say: (line: string) => void,
       (value) => value,
       () => undefined,
     );
-    if (io.signal?.aborted !== true) return settled === undefined ? { kind: "error", error } : { kind: "done", exit: report(args, io, say, settled, tap, Date.now() - started, false) };
+    if (io.signal?.aborted !== true) {
+      if (settled === undefined) return { kind: "error", error };
+      // The object was complete before the source was read to its end (a saved session GCS had already
+      // finalized): read the rest of the source for the local side of the check, then compare as usual.
+      const verified = await finishLocalSide(args, attempt, tap);
+      if (!verified) {
+        return {
+          kind: "done",
+          exit: failLine(args, io, say, "checksum-unverifiable", `gs://${settled.bucket}/${settled.name} exists (${settled.size} bytes, crc32c ${settled.crc32c}), but the rest of the data could not be read again to check it`, "compare the object with your data before relying on it", EXIT.failed),
+        };
+      }
+      await attempt.store?.clear();
+      return { kind: "done", exit: report(args, io, say, settled, tap, Date.now() - started, false) };
+    }
     // A Ctrl-C that raced the final request: if the object is complete, say so; it is in the bucket.
     const committed = settled;
     if (committed === undefined) {
@@ -487,10 +500,23 @@ async function uploadOnce(args: CliArgs, io: CliIo, say: (line: string) => void,
   return { kind: "done", exit: report(args, io, say, object, tap, Date.now() - started, lateInterrupt) };
 }
 
-function failLine(args: CliArgs, io: CliIo, say: (line: string) => void, code: string, message: string, advice: string): number {
+function failLine(args: CliArgs, io: CliIo, say: (line: string) => void, code: string, message: string, advice: string, exit: number = EXIT.interrupted): number {
   if (args.json) io.stdout.write(`${JSON.stringify({ ok: false, code, message })}\n`);
   say(`gcs-upload: ${code}: ${message} — ${advice}`);
-  return EXIT.interrupted;
+  return exit;
+}
+
+/**
+ * Reads what the tap has not seen of a plain file source into its count and CRC32C. False when the source
+ * cannot be read again (stdin, or gzip output whose stream is gone).
+ */
+async function finishLocalSide(args: CliArgs, attempt: Attempt, tap: Tap): Promise<boolean> {
+  if (attempt.fromStdin || args.gzip) return false;
+  for await (const chunk of createReadStream(args.source, { start: tap.bytes })) {
+    tap.bytes += (chunk as Buffer).length;
+    tap.crc = crc32c(chunk as Buffer, tap.crc);
+  }
+  return true;
 }
 
 /** The end of a successful upload: the object next to what was read, and the exit code that follows. */

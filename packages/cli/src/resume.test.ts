@@ -215,6 +215,33 @@ describe("--gzip", () => {
   });
 });
 
+describe("a saved session that GCS already finalized", () => {
+  it("is verified against the source and reported as success; the state file is cleared", async () => {
+    const data = randomBytes(10 * CHUNK + 77);
+    const file = join(dir, "already-final.bin");
+    await writeFile(file, data);
+    const state = join(dir, "already-final.state");
+    const args = [file, ...target("already-final.bin"), "--resume", state];
+    // Keep a copy of a mid-upload checkpoint: what a process killed after the final request left behind.
+    const running = cli(args);
+    let copy: string | undefined;
+    while (copy === undefined) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      if ((await savedOffset(state)) > 0) copy = await readFile(state, "utf8").catch(() => undefined);
+    }
+    expect((await running).code).toBe(0);
+    const generation = gcs.getObject(BUCKET, "already-final.bin")!.generation;
+    await writeFile(state, copy);
+
+    const rerun = await cli([...args, "--json"]);
+    expect(rerun.code, rerun.stderr + rerun.stdout).toBe(0);
+    expect(rerun.stderr).toBe("");
+    expect(JSON.parse(rerun.stdout) as unknown).toMatchObject({ ok: true, size: data.length, crc32c: crc32cBase64(crc32c(data)), generation });
+    expect(existsSync(state)).toBe(false);
+    expect(gcs.getObject(BUCKET, "already-final.bin")!.generation).toBe(generation);
+  });
+});
+
 describe("--header", () => {
   it("sends the header on every request: an emulator's faults aimed with x-retry-test-id are consumed", async () => {
     const id = gcs.registerFaults({ "storage.objects.insert": ["start:return-503", "chunk#2:return-reset-connection"] });
