@@ -114,6 +114,19 @@ export function scenario(random, index, adapters) {
   };
 }
 
+/**
+ * The plan without what still trips the two engine defects of issue #12 open when this was written (item 3: a
+ * final response whose JSON is cut with a matching Content-Length is reported `protocol-violation`; item 2: an
+ * abort that races the final request reports a committed object as aborted). Aborts stay, but only where they
+ * cannot race the end: on a stream source, before its last byte is handed out. `pnpm soak` keeps them all.
+ */
+export function avoidKnownDefects(plan) {
+  const faults = plan.faults.filter((fault) => !fault.includes("truncated-body"));
+  if (plan.action !== "abort-cancel" && plan.action !== "abort-keep") return { ...plan, faults };
+  if (plan.size === 0) return { ...plan, faults, action: "none" };
+  return { ...plan, faults, source: "stream", at: Math.min(plan.at, plan.size - 1) };
+}
+
 /** Pieces of random sizes up to `maxWrite`, the way a producer writes. */
 function* pieces(data, start, maxWrite, random) {
   for (let offset = start; offset < data.length; ) {
@@ -208,6 +221,89 @@ async function nodeAdapter() {
   };
 }
 
+/** Offset a checkpoint says GCS holds, in either checkpoint version. */
+function offsetOf(checkpoint) {
+  return checkpoint?.resumeOffset ?? checkpoint?.persisted ?? 0;
+}
+
+/** The flat option set every adapter of the upload layer takes. */
+function flatOptions(s, ctx, extra) {
+  return {
+    bucket: BUCKET,
+    name: s.name,
+    apiEndpoint: ctx.url,
+    chunkSize: s.chunkSize,
+    extraHeaders: { "x-retry-test-id": ctx.retryTestId },
+    ...(s.source === "file" ? { totalSize: s.size } : {}),
+    retry: fastRetry,
+    idleTimeoutMs: 3000,
+    ...extra,
+  };
+}
+
+/**
+ * Lives of one upload: a kill (abort with `onAbort: "keep"`) is followed by a resume from the store; the last
+ * life runs to its end, or to the planned abort. `start(life)` returns `{ offset, finish(source) }`.
+ */
+async function lives(s, ctx, store, start) {
+  const count = s.action === "kill-resume" ? 2 : 1;
+  let checkpoint;
+  for (let life = 0; life < count; life += 1) {
+    const last = life === count - 1;
+    const controller = new AbortController();
+    ctx.onCancel(() => controller.abort(new Error("soak: hang")));
+    const onAbort = !last || s.action === "abort-keep" ? "keep" : "cancel";
+    const stopAt = !last || s.action === "abort-cancel" || s.action === "abort-keep" ? s.at : undefined;
+    const outcome = await start({ checkpoint, onAbort, signal: controller.signal, store, stopAt, abort: () => controller.abort(new Error("soak: abort")) });
+    if (outcome.status === "ok" || last || !controller.signal.aborted) return outcome;
+    checkpoint = await store.load();
+  }
+  return { status: "failed", code: "untyped:no-life-left" };
+}
+
+/** The iterable adapter: `upload(source, options)` with Node's runtime. */
+async function iterAdapter() {
+  const iter = await import("@resumable-gcs/iter");
+  if (typeof iter.upload !== "function") return undefined;
+  const core = await import("@resumable-gcs/core");
+  const node = await import("@resumable-gcs/node");
+  return {
+    name: "iter",
+    async run(s, ctx) {
+      const random = seededRandom(s.dataSeed ^ 0x3c3c);
+      return lives(s, ctx, new core.MemoryCheckpointStore(), async ({ checkpoint, onAbort, signal, store, stopAt, abort }) => {
+        const source = sourceOf(ctx.data, offsetOf(checkpoint), s, random, stopAt, abort);
+        const options = flatOptions(s, ctx, { checkpointStore: store, onAbort, signal, ...(checkpoint === undefined ? {} : { checkpoint }), ...(node.nodeRuntime === undefined ? {} : { runtime: node.nodeRuntime }) });
+        return iter.upload(source, options).then((object) => ({ status: "ok", object }), (error) => ({ status: "failed", code: codeOf(error) }));
+      });
+    },
+  };
+}
+
+/** The Web Streams adapter on Node's global fetch: a WritableStream written piece by piece. */
+async function webAdapter() {
+  const web = await import("@resumable-gcs/web");
+  if (typeof web.createUploadStream !== "function") return undefined;
+  const core = await import("@resumable-gcs/core");
+  return {
+    name: "web",
+    async run(s, ctx) {
+      const random = seededRandom(s.dataSeed ^ 0xc3c3);
+      return lives(s, ctx, new core.MemoryCheckpointStore(), async ({ checkpoint, onAbort, signal, store, stopAt, abort }) => {
+        const stream = web.createUploadStream(flatOptions(s, ctx, { checkpointStore: store, onAbort, signal, ...(checkpoint === undefined ? {} : { checkpoint }) }));
+        const writer = stream.getWriter();
+        try {
+          for await (const piece of sourceOf(ctx.data, stream.resumeOffset, s, random, stopAt, abort)) await writer.write(new Uint8Array(piece));
+          await writer.close();
+        } catch {
+          // the outcome is what `done` says
+        }
+        return stream.done.then((object) => ({ status: "ok", object }), (error) => ({ status: "failed", code: codeOf(error) }));
+      });
+    },
+  };
+}
+
 /** The CLI, in-process (`runCli`) and, for kill-and-resume, as a real process killed with SIGKILL. */
 async function cliAdapter(workdir) {
   const cli = await import("@resumable-gcs/cli");
@@ -264,12 +360,12 @@ async function cliAdapter(workdir) {
 
 /** Every adapter on main that the soak knows how to drive. */
 async function adaptersAvailable(workdir) {
-  return (await Promise.all([nodeAdapter(), cliAdapter(workdir)])).filter((adapter) => adapter !== undefined);
+  return (await Promise.all([nodeAdapter(), webAdapter(), iterAdapter(), cliAdapter(workdir)])).filter((adapter) => adapter !== undefined);
 }
 
 /**
  * Runs `uploads` seeded uploads (or fewer, when `timeLimitMs` runs out first) and returns the tallies.
- * @param {{ uploads?: number, seed?: number, timeLimitMs?: number, hangMs?: number, concurrency?: number, only?: number[], onUpload?: (line: string) => void }} [options]
+ * @param {{ uploads?: number, seed?: number, timeLimitMs?: number, hangMs?: number, concurrency?: number, only?: number[], avoidKnownDefects?: boolean, onUpload?: (line: string) => void }} [options]
  */
 export async function runSoak(options = {}) {
   const uploads = options.uploads ?? 300;
@@ -283,9 +379,9 @@ export async function runSoak(options = {}) {
   const adapters = await adaptersAvailable(workdir);
   const random = seededRandom(seed);
   // Plans are drawn for every index, so `only` replays exactly the uploads a full run made.
-  const plans = Array.from({ length: uploads }, (_, index) => scenario(random, index, adapters)).filter(
-    (plan) => options.only === undefined || options.only.includes(plan.index),
-  );
+  const plans = Array.from({ length: uploads }, (_, index) => scenario(random, index, adapters))
+    .filter((plan) => options.only === undefined || options.only.includes(plan.index))
+    .map((plan) => (options.avoidKnownDefects === true ? avoidKnownDefects(plan) : plan));
   const rows = new Map(adapters.map((adapter) => [adapter.name, { adapter: adapter.name, uploads: 0, faultsRegistered: 0, faultsConsumed: 0, byteExact: 0, failures: {}, wrongObjects: 0, hangs: 0, contradictions: 0, notes: [] }]));
   let next = 0;
   let stoppedEarly = false;

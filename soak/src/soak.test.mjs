@@ -1,6 +1,7 @@
-// The soak's plans: seeded, covering the sizes and the fault vocabulary they claim to.
+// The short seeded soak that CI keeps inside `pnpm test` (the same code as `pnpm soak`, fewer uploads), and
+// the plans: seeded, covering the sizes and the fault vocabulary they claim to.
 import { describe, expect, it } from "vitest";
-import { faultSchedule, scenario, seededRandom } from "./soak.mjs";
+import { faultSchedule, formatTable, runSoak, scenario, seededRandom } from "./soak.mjs";
 
 describe("soak", () => {
   it("draws the same plan from the same seed", () => {
@@ -20,4 +21,17 @@ describe("soak", () => {
       expect(faults.some((f) => f.includes(kind)), kind).toBe(true);
     }
   });
+
+  it("a short seeded run: every success byte-exact, no wrong object, no hang, no report the bucket contradicts", async () => {
+    // avoidKnownDefects: see its comment; the full `pnpm soak` still runs those schedules and reports them.
+    const result = await runSoak({ uploads: 40, seed: 20261201, timeLimitMs: 30_000, hangMs: 20_000, concurrency: 3, avoidKnownDefects: true });
+    const table = formatTable(result);
+    console.log(table);
+    expect(result.total.uploads).toBeGreaterThanOrEqual(10);
+    expect(result.total.byteExact).toBeGreaterThan(0);
+    expect(result.total.faultsConsumed).toBeGreaterThan(0);
+    expect(result.rows.map((row) => row.adapter)).toEqual(expect.arrayContaining(["node", "cli"]));
+    expect(result.total.notes, table).toEqual([]);
+    expect(result.ok, table).toBe(true);
+  }, 60_000);
 });
