@@ -8,7 +8,8 @@
 //   - runs a plain CommonJS file that `require()`s every package and uploads through the Node adapter;
 //   - runs the CLI from the tarball: `npx @resumable-gcs/cli --version` and its README's `--local` example.
 // A block that declares its inputs (`declare const transport: Transport`) is type-checked, not run: the reader
-// supplies those. Fragments (blocks without an import, which continue an earlier block) are listed, not run.
+// supplies those. A block fenced ```ts template wraps the reader's own code (their module, another runtime)
+// and is listed, not checked. Fragments (blocks without an import, which continue an earlier block) are listed, not run.
 // Usage: node scripts/consumer-check.mjs [--keep]   (build first; `pnpm consumer-check` does both)
 import { execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -70,12 +71,12 @@ function codeBlocks(markdown) {
   const blocks = [];
   const lines = markdown.split("\n");
   for (let i = 0; i < lines.length; i += 1) {
-    const open = /^```(\w+)\s*$/.exec(lines[i]);
+    const open = /^```(\w+)(?:[ \t]+(\S.*?))?\s*$/.exec(lines[i]);
     if (open === null) continue;
     const start = i + 1;
     let end = start;
     while (end < lines.length && !lines[end].startsWith("```")) end += 1;
-    blocks.push({ lang: open[1].toLowerCase(), code: lines.slice(start, end).join("\n"), line: start });
+    blocks.push({ lang: open[1].toLowerCase(), marker: open[2], code: lines.slice(start, end).join("\n"), line: start });
     i = end;
   }
   return blocks;
@@ -181,11 +182,17 @@ try {
   // --- 4. every README example, as written ---
   const examples = [];
   const fragments = [];
+  const templates = [];
   for (const { pkg } of packages) {
     const readme = readFileSync(join(project, "node_modules", pkg.name, "README.md"), "utf8");
     codeBlocks(readme).forEach((block, index) => {
       if (!["ts", "typescript", "js", "javascript", "mjs"].includes(block.lang)) return;
       const where = `${pkg.name} README.md:${block.line}`;
+      // ```ts template: a skeleton around the reader's own code (their transport module, another runtime).
+      if (block.marker === "template") {
+        templates.push(where);
+        return;
+      }
       if (!/^import\s/m.test(block.code)) {
         fragments.push(where);
         return;
@@ -313,6 +320,7 @@ const { uploadFrom } = require("@resumable-gcs/node");
   }
   if (localLines.length === 0) failures.push("the CLI README has no --local example to run");
 
+  if (templates.length > 0) log(`templates (\`\`\`ts template: around the reader's own code), not checked: ${templates.join(", ")}`);
   if (fragments.length > 0) log(`fragments (no import: they continue an earlier block), not run: ${fragments.join(", ")}`);
   if (failures.length > 0) {
     console.error(`consumer-check: ${failures.length} failure(s):\n\n${failures.join("\n\n")}`);
