@@ -12,7 +12,9 @@ export const REPOSITORY = "https://github.com/resumable-gcs/resumable-gcs";
 /** `require()` of an ES module works unflagged from Node 22.12; 22.0–22.11 would need a flag. */
 export const NODE_ENGINES = ">=22.12";
 
-const root = join(import.meta.dirname, "..");
+// `--root DIR` checks another tree (the script's own tests use fixtures); the repository by default.
+const rootArg = process.argv.indexOf("--root");
+const root = rootArg === -1 ? join(import.meta.dirname, "..") : process.argv[rootArg + 1];
 const fix = process.argv.includes("--fix");
 const rootLicense = readFileSync(join(root, "LICENSE"), "utf8");
 const problems = [];
