@@ -40,10 +40,26 @@ describe("@resumable-gcs/core", () => {
         "redactSessionUri",
         "redactUploadId",
         "uploadErrorCodes",
+        "DEFAULT_PARALLELISM",
+        "DEFAULT_PART_SIZE",
+        "MAX_OBJECT_SIZE",
+        "MAX_PARALLELISM",
+        "MAX_PARTS",
+        "MAX_PART_SIZE",
+        "MIN_PART_SIZE",
+        "MULTIPART_CHECKPOINT_VERSION",
+        "MultipartDriver",
+        "MultipartMachine",
+        "PARTS_PER_BAND",
+        "combineCrc32c",
+        "fixedPartSizeFor",
+        "parseMultipartCheckpoint",
+        "partSchedule",
+        "xmlAclNames",
       ].sort(),
     );
     expect(Object.keys(testSupport).sort()).toEqual(
-      ["FakeClock", "GcsModel", "ModelTransportError", "crc32c", "createCrc32c", "flushMicrotasks", "portableChecksums", "runUntilSettled", "seededRandom"].sort(),
+      ["FakeClock", "GcsModel", "ModelTransportError", "XmlMultipartModel", "crc32c", "createCrc32c", "flushMicrotasks", "portableChecksums", "runUntilSettled", "seededRandom"].sort(),
     );
   });
 });

@@ -81,3 +81,32 @@ export { REDACTED, redact, redactUrl } from "./redact.js";
 export type { Clock, RandomSource } from "./clock.js";
 export type { Checksum, ChecksumProvider, Crc32cChecksum } from "./checksum.js";
 export { encodeBase64, decodeBase64 } from "./base64.js";
+export {
+  DEFAULT_PARALLELISM,
+  DEFAULT_PART_SIZE,
+  MAX_OBJECT_SIZE,
+  MAX_PARALLELISM,
+  MAX_PARTS,
+  MAX_PART_SIZE,
+  MIN_PART_SIZE,
+  MULTIPART_CHECKPOINT_VERSION,
+  MultipartDriver,
+  MultipartMachine,
+  PARTS_PER_BAND,
+  combineCrc32c,
+  fixedPartSizeFor,
+  parseMultipartCheckpoint,
+  partSchedule,
+  xmlAclNames,
+  type CheckpointPart,
+  type MultipartAction,
+  type MultipartCheckpoint,
+  type MultipartDriverOptions,
+  type MultipartEvent,
+  type MultipartPhase,
+  type MultipartPurpose,
+  type MultipartSendAction,
+  type MultipartTransportFailure,
+  type MultipartUploadOptions,
+  type PartSchedule,
+} from "./multipart/index.js";

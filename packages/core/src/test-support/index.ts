@@ -19,3 +19,14 @@ export {
   type ModelSession,
 } from "./gcs-model.js";
 export { seededRandom } from "./random.js";
+export {
+  XmlMultipartModel,
+  type XmlFaultSchedule,
+  type XmlModelFault,
+  type XmlModelLogEntry,
+  type XmlModelObject,
+  type XmlModelOutcome,
+  type XmlModelRequestType,
+  type XmlModelUpload,
+  type XmlMultipartModelOptions,
+} from "../multipart/xml-multipart-model.js";
