@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { crcB64 } from "../harness.test-utils.js";
 import { FakeClock, runUntilSettled } from "../test-support/fake-clock.js";
-import type { Transport, TransportRequest, TransportResponse } from "../transport.js";
+import { TransportError, type Transport, type TransportRequest, type TransportResponse, type TransportSendOptions } from "../transport.js";
 import { MultipartDriver } from "./multipart-driver.js";
 import { MultipartMachine } from "./multipart-machine.js";
 import { MiB, PART, mpOptions, sourceOf } from "./multipart.test-utils.js";
@@ -11,9 +11,11 @@ import { XmlMultipartModel, type XmlModelFault } from "./xml-multipart-model.js"
 function modelTransport(model: XmlMultipartModel, clock: FakeClock): Transport & { maxInFlight: number; aborted: number } {
   let inFlight = 0;
   const t = {
+    specificationVersion: 2 as const,
+    capabilities: { uploadProgress: false },
     maxInFlight: 0,
     aborted: 0,
-    send(request: TransportRequest, options: { signal: { aborted: boolean; addEventListener: (type: "abort", l: () => void) => void } }): Promise<TransportResponse> {
+    send(request: TransportRequest, options: TransportSendOptions): Promise<TransportResponse> {
       inFlight++;
       t.maxInFlight = Math.max(t.maxInFlight, inFlight);
       return new Promise<TransportResponse>((resolve, reject) => {
@@ -23,7 +25,7 @@ function modelTransport(model: XmlMultipartModel, clock: FakeClock): Transport &
         options.signal.addEventListener("abort", () => {
           t.aborted++;
           done();
-          reject(Object.assign(new Error("aborted"), { kind: "aborted" }));
+          reject(new TransportError("aborted", "aborted"));
         });
         // Answer 20 ms later on the fake clock (a round trip), so parts really overlap.
         clock.setTimer(() => {
@@ -31,7 +33,7 @@ function modelTransport(model: XmlMultipartModel, clock: FakeClock): Transport &
           const outcome = model.handle(request);
           done();
           if (outcome.type === "response") resolve(outcome.response);
-          else if (outcome.type === "error") reject(Object.assign(new Error("reset"), { kind: "network" }));
+          else if (outcome.type === "error") reject(new TransportError("network", "reset"));
         }, 20);
       });
     },

@@ -4,8 +4,10 @@
  *
  * Rules:
  * - Every `send` the machine hands out goes to the transport at once, each with its own abort
- *   signal and stall timer (`idleTimeoutMs`, re-armed on upload progress; without progress
- *   reporting the timer spans the whole exchange).
+ *   signal and stall timer: `idleTimeoutMs` re-armed on upload progress, or, for a transport that
+ *   cannot report progress, one deadline of `idleTimeoutMs + bodyLength / MIN_UPLOAD_THROUGHPUT`
+ *   (the same rule as `UploadDriver`). Credentials go only where `credentialsFor` says (the
+ *   upload layer's trust rules); a retry after a first 401 asks for fresh ones.
  * - After every input the driver polls until the machine answers something other than `send`; a
  *   `wait` becomes one clock timer, and pending writes resolve whenever `wantsData` is true
  *   (whatever the action: parts may be in flight while the machine wants the next one's bytes).
@@ -17,7 +19,8 @@ import { SimpleAbortController } from "../abort.js";
 import type { Clock } from "../clock.js";
 import { UploadError, ValidationError } from "../errors.js";
 import type { ObjectResource } from "../protocol.js";
-import type { Transport, TransportRequest, TransportResponse } from "../transport.js";
+import { MIN_UPLOAD_THROUGHPUT } from "../driver.js";
+import { DEFAULT_MAX_RESPONSE_BYTES, TRANSPORT_SPECIFICATION_VERSION, TransportError, type Transport, type TransportRequest, type TransportResponse } from "../transport.js";
 import type { MultipartCheckpoint } from "./multipart-checkpoint.js";
 import { MultipartMachine, type MultipartAction, type MultipartEvent, type MultipartPurpose, type MultipartSendAction, type MultipartTransportFailure } from "./multipart-machine.js";
 
@@ -31,17 +34,17 @@ export interface MultipartDriverOptions {
   readonly clock: Clock;
   /** Receives every machine event in order. If it throws, the upload is aborted with that error as the cause. */
   readonly onEvent?: (event: MultipartEvent) => void;
-  /**
-   * Extra send options per request, beyond the signal and progress callback (the upload layer's
-   * trust rules decide `credentials` here, for instance).
-   */
-  readonly sendOptionsFor?: (request: TransportRequest, purpose: MultipartPurpose, refreshCredentials: boolean) => Readonly<Record<string, unknown>>;
+  /** Whether `request` may carry credentials: the upload layer's trust rules answer; by default nothing does. */
+  readonly credentialsFor?: (request: TransportRequest, purpose: MultipartPurpose) => boolean;
+  /** Passed to the transport as `maxResponseBytes`; default `DEFAULT_MAX_RESPONSE_BYTES`. */
+  readonly maxResponseBytes?: number;
 }
 
 interface Outstanding {
   readonly id: number;
   readonly purpose: MultipartPurpose;
-  readonly idleTimeoutMs: number;
+  /** The stall window: `idleTimeoutMs`, or the whole-request deadline for a transport without progress. */
+  readonly stallMs: number;
   readonly controller: SimpleAbortController;
   stopStall: (() => void) | undefined;
   timedOut: boolean;
@@ -52,8 +55,6 @@ interface Waiter {
   readonly resolve: () => void;
   readonly reject: (error: unknown) => void;
 }
-
-const failureKinds: ReadonlySet<unknown> = new Set(["network", "timeout", "aborted", "truncated", "auth"]);
 
 function handled<T>(promise: Promise<T>): Promise<T> {
   promise.catch(() => undefined);
@@ -84,7 +85,8 @@ export class MultipartDriver {
   readonly #transport: Transport;
   readonly #clock: Clock;
   readonly #onEvent: ((event: MultipartEvent) => void) | undefined;
-  readonly #sendOptionsFor: MultipartDriverOptions["sendOptionsFor"];
+  readonly #credentialsFor: (request: TransportRequest, purpose: MultipartPurpose) => boolean;
+  readonly #maxResponseBytes: number;
   #resolveDone!: (object: ObjectResource) => void;
   #rejectDone!: (error: UploadError) => void;
   readonly #outstanding = new Map<number, Outstanding>();
@@ -104,13 +106,23 @@ export class MultipartDriver {
   constructor(options: MultipartDriverOptions) {
     if (!(options?.machine instanceof MultipartMachine)) throw new ValidationError("machine", "expected a MultipartMachine");
     if (typeof options.transport?.send !== "function") throw new ValidationError("transport", "expected a Transport with a send() method");
+    const version: unknown = options.transport.specificationVersion;
+    if (version !== TRANSPORT_SPECIFICATION_VERSION) {
+      throw new ValidationError("transport", `expected a Transport of specificationVersion ${TRANSPORT_SPECIFICATION_VERSION}, came ${JSON.stringify(version) ?? "none"}`);
+    }
+    if (typeof options.transport.capabilities?.uploadProgress !== "boolean") throw new ValidationError("transport", "expected capabilities: { uploadProgress: boolean } on the Transport");
+    if (options.credentialsFor !== undefined && typeof options.credentialsFor !== "function") throw new ValidationError("credentialsFor", "expected a function");
+    if (options.maxResponseBytes !== undefined && !(Number.isSafeInteger(options.maxResponseBytes) && options.maxResponseBytes > 0)) {
+      throw new ValidationError("maxResponseBytes", `expected a positive integer, came ${String(options.maxResponseBytes)}`);
+    }
     if (typeof options.clock?.now !== "function" || typeof options.clock.setTimer !== "function") throw new ValidationError("clock", "expected a Clock with now() and setTimer()");
     if (options.onEvent !== undefined && typeof options.onEvent !== "function") throw new ValidationError("onEvent", "expected a function");
     this.machine = options.machine;
     this.#transport = options.transport;
     this.#clock = options.clock;
     this.#onEvent = options.onEvent;
-    this.#sendOptionsFor = options.sendOptionsFor;
+    this.#credentialsFor = options.credentialsFor ?? (() => false);
+    this.#maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
     this.done = handled(
       new Promise<ObjectResource>((resolve, reject) => {
         this.#resolveDone = resolve;
@@ -261,10 +273,11 @@ export class MultipartDriver {
   }
 
   #startSend(action: MultipartSendAction): void {
+    const progressReported = this.#transport.capabilities.uploadProgress;
     const outstanding: Outstanding = {
       id: action.id,
       purpose: action.purpose,
-      idleTimeoutMs: action.idleTimeoutMs,
+      stallMs: progressReported ? action.idleTimeoutMs : action.idleTimeoutMs + Math.ceil((action.request.bodyLength * 1000) / MIN_UPLOAD_THROUGHPUT),
       controller: new SimpleAbortController(),
       stopStall: undefined,
       timedOut: false,
@@ -274,14 +287,20 @@ export class MultipartDriver {
     this.#armStall(outstanding);
     let sent: Promise<TransportResponse>;
     try {
-      const extra = this.#sendOptionsFor?.(action.request, action.purpose, action.refreshCredentials === true) ?? {};
+      const credentials = this.#credentialsFor(action.request, action.purpose) === true;
       sent = Promise.resolve(
         this.#transport.send(action.request, {
-          ...extra,
           signal: outstanding.controller.signal,
-          onUploadProgress: () => {
-            if (this.#outstanding.get(outstanding.id) === outstanding && !outstanding.timedOut && !outstanding.abortedByCaller) this.#armStall(outstanding);
-          },
+          credentials,
+          ...(credentials && action.refreshCredentials === true ? { refreshCredentials: true } : {}),
+          maxResponseBytes: this.#maxResponseBytes,
+          ...(progressReported
+            ? {
+                onUploadProgress: () => {
+                  if (this.#outstanding.get(outstanding.id) === outstanding && !outstanding.timedOut && !outstanding.abortedByCaller) this.#armStall(outstanding);
+                },
+              }
+            : {}),
         }),
       );
     } catch (error) {
@@ -299,8 +318,8 @@ export class MultipartDriver {
       outstanding.stopStall = undefined;
       if (this.#outstanding.get(outstanding.id) !== outstanding) return;
       outstanding.timedOut = true;
-      outstanding.controller.abort(new UploadError("transient", `request stalled: no progress for ${outstanding.idleTimeoutMs} ms`));
-    }, outstanding.idleTimeoutMs);
+      outstanding.controller.abort(new UploadError("transient", `request stalled: no progress for ${outstanding.stallMs} ms`));
+    }, outstanding.stallMs);
   }
 
   #settled(outstanding: Outstanding, outcome: { response: TransportResponse } | { error: unknown }): void {
@@ -320,8 +339,8 @@ export class MultipartDriver {
   #kindOf(outstanding: Outstanding, error: unknown): MultipartTransportFailure["kind"] {
     if (outstanding.timedOut) return "timeout";
     if (outstanding.abortedByCaller) return "aborted";
-    const kind = typeof error === "object" && error !== null ? (error as { kind?: unknown }).kind : undefined;
-    return failureKinds.has(kind) ? (kind as MultipartTransportFailure["kind"]) : "network";
+    // The contract: a transport rejects with a TransportError saying what happened; anything else counts as the connection failing.
+    return error instanceof TransportError ? error.kind : "network";
   }
 
   #clearWait(): void {

@@ -70,7 +70,8 @@ export interface XmlModelLogEntry {
   readonly outcome: number | "network" | "stall";
 }
 
-interface StoredPart {
+/** A part as the model stores it. */
+export interface XmlModelStoredPart {
   readonly content: Uint8Array;
   readonly etag: string;
 }
@@ -81,7 +82,7 @@ export interface XmlModelUpload {
   readonly bucket: string;
   readonly name: string;
   readonly headers: Readonly<Record<string, string>>;
-  readonly parts: Map<number, StoredPart>;
+  readonly parts: Map<number, XmlModelStoredPart>;
   state: "active" | "completed" | "aborted";
 }
 
@@ -212,7 +213,7 @@ export class XmlMultipartModel {
     return outcome;
   }
 
-  /** The {@link Transport}-style promise form of `handle` (a stall never settles). */
+  /** The promise form of `handle`, shaped like `Transport.send` (a stall never settles). */
   send(request: TransportRequest): Promise<TransportResponse> {
     const outcome = this.handle(request);
     if (outcome.type === "response") return Promise.resolve(outcome.response);

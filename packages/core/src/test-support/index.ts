@@ -27,6 +27,7 @@ export {
   type XmlModelObject,
   type XmlModelOutcome,
   type XmlModelRequestType,
+  type XmlModelStoredPart,
   type XmlModelUpload,
   type XmlMultipartModelOptions,
 } from "../multipart/xml-multipart-model.js";
