@@ -48,6 +48,8 @@ describe("@resumable-gcs/core", () => {
         "MAX_PART_SIZE",
         "MIN_PART_SIZE",
         "MULTIPART_CHECKPOINT_VERSION",
+        "MAX_SINGLE_REQUEST_SIZE",
+        "SingleRequestUpload",
         "MultipartDriver",
         "MultipartMachine",
         "PARTS_PER_BAND",

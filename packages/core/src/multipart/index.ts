@@ -33,3 +33,11 @@ export {
   type PartSchedule,
 } from "./part-schedule.js";
 export { combineCrc32c } from "./crc32c-combine.js";
+export {
+  MAX_SINGLE_REQUEST_SIZE,
+  SingleRequestUpload,
+  type SingleRequestAction,
+  type SingleRequestEvent,
+  type SingleRequestFailure,
+  type SingleRequestSendAction,
+} from "./single-request.js";

@@ -15,7 +15,7 @@ import { XmlMultipartModel, type XmlModelFault } from "./xml-multipart-model.js"
 
 // Each case moves up to ~25 MiB through CRC32C twice (client and model): fewer runs than core's
 // resumable properties, still hundreds in CI.
-const numRuns = process.env.FC_NUM_RUNS !== undefined ? Number(process.env.FC_NUM_RUNS) : process.env.CI ? 100 : 30;
+const numRuns = process.env.FC_NUM_RUNS !== undefined ? Number(process.env.FC_NUM_RUNS) : process.env.CI ? 60 : 30;
 const seed = process.env.FC_SEED !== undefined ? Number(process.env.FC_SEED) : undefined;
 const params = { numRuns, ...(seed === undefined ? {} : { seed }) };
 
