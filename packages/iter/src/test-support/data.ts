@@ -1,27 +1,13 @@
 /**
- * Deterministic test data for every runtime (no Node APIs): an xorshift32 byte stream, produced in
- * pieces of any shape so sources of 1-byte chunks and of 100 MiB chunks carry the same bytes.
+ * Deterministic test data for every runtime (no Node APIs): the workspace's one generator
+ * (`@resumable-gcs/test-utils`), cut into pieces of any shape so sources of 1-byte chunks and of
+ * 100 MiB chunks carry the same bytes.
  */
+import { patternBytes } from "@resumable-gcs/test-utils";
 
 /** The byte at every position of the stream for `seed`, in one buffer of `size` bytes. */
 export function generated(size: number, seed = 1): Uint8Array {
-  const out = new Uint8Array(size);
-  let x = seed >>> 0 || 0x9e3779b9;
-  const words = Math.floor(size / 4);
-  const view = new DataView(out.buffer);
-  for (let i = 0; i < words; i += 1) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    view.setUint32(i * 4, x >>> 0, true);
-  }
-  for (let i = words * 4; i < size; i += 1) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
+  return patternBytes(size, seed);
 }
 
 /** `data` cut into consecutive views of `pieceSize` bytes (the last may be shorter). */

@@ -1,33 +1,17 @@
 /**
- * Deterministic test data for every runtime (no Node APIs): xorshift32 bytes, generated in blocks
- * so a 32 MiB stream never needs to exist in one piece.
+ * Deterministic test data for every runtime (no Node APIs): the workspace's one generator
+ * (`@resumable-gcs/test-utils`), in blocks so a 32 MiB stream never needs to exist in one piece.
  */
+import { patternBytes, patternChunks } from "@resumable-gcs/test-utils";
 
 /** Yields `size` pseudo-random bytes for `seed` in `block`-sized pieces. */
-export function* generate(size: number, seed = 1, block = 64 * 1024): Generator<Uint8Array> {
-  let x = seed >>> 0 || 0x9e3779b9;
-  for (let offset = 0; offset < size; offset += block) {
-    const length = Math.min(block, size - offset);
-    const words = new Uint32Array(Math.ceil(length / 4));
-    for (let i = 0; i < words.length; i += 1) {
-      x ^= x << 13;
-      x ^= x >>> 17;
-      x ^= x << 5;
-      words[i] = x >>> 0;
-    }
-    yield new Uint8Array(words.buffer, 0, length);
-  }
+export function generate(size: number, seed = 1, block = 64 * 1024): Generator<Uint8Array> {
+  return patternChunks(size, { seed, chunkSize: block });
 }
 
 /** All of {@link generate} in one buffer. */
 export function generated(size: number, seed = 1): Uint8Array {
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const part of generate(size, seed)) {
-    out.set(part, at);
-    at += part.byteLength;
-  }
-  return out;
+  return patternBytes(size, seed);
 }
 
 /** The index of the first differing byte, or -1 when equal (lengths included). */
