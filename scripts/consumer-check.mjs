@@ -233,6 +233,18 @@ try {
   }
   if (tsc.code !== 0 && broken.size === 0) failures.push(`tsc failed:\n${tsc.output}`);
   log(`${examples.length - broken.size} of ${examples.length} programs type-check under strict, module nodenext`);
+  // The other settings the READMEs name: module node20, and bundler resolution (type-check only).
+  for (const [label, compilerOptions] of [
+    ["module node20", { module: "node20", moduleResolution: "node16" }],
+    ["moduleResolution bundler", { module: "esnext", moduleResolution: "bundler" }],
+  ]) {
+    const file = `tsconfig.${label.split(" ").at(-1)}.json`;
+    writeFileSync(join(project, file), JSON.stringify({ extends: "./tsconfig.json", compilerOptions: { ...compilerOptions, noEmit: true } }));
+    const other = await runProgram(join(project, "node_modules", ".bin", "tsc"), ["-p", file], { cwd: project });
+    const errors = other.output.split("\n").filter((line) => /error TS/.test(line) && ![...broken].some((base) => line.startsWith(`examples/${base}.ts(`)));
+    if (errors.length > 0) failures.push(`${label}: the examples do not type-check:\n${errors.join("\n")}`);
+    else log(`the same programs type-check under ${label}`);
+  }
 
   for (const example of examples) {
     if (!example.run || broken.has(example.base)) continue;
