@@ -139,8 +139,10 @@ export function syntheticCases(h: Harness): ConformanceCase[] {
             expectStatus(response, status, what);
             if (response.headers["location"] !== location) fail(`${what}: location header ${String(response.headers["location"])}, expected the one sent`);
             if (target.arrived) fail(`${what}: the transport followed it (the other origin received a ${String(target.method)})`);
-          } else if (target.arrived && target.headers?.["authorization"] !== undefined) {
-            fail(`${what}: the followed request carried an authorization header to the other origin`);
+          } else if (target.arrived) {
+            if (target.headers?.["authorization"] !== undefined) fail(`${what}: the followed request carried an authorization header to the other origin`);
+          } else if (response.status !== status) {
+            fail(`${what}: neither returned (status ${response.status}) nor followed (nothing reached the other origin)`);
           }
         }),
     );
