@@ -94,12 +94,21 @@ async function refusedPortUrl(): Promise<string> {
   return url;
 }
 
+let uploaderIds = 0;
+
+/**
+ * Headers on every answer: CORS (so pages can read it), and an `X-GUploader-UploadID` as GCS sends on
+ * every upload response. Browser transports rely on that one to tell a `Range` the browser hid
+ * (CORS not exposing it) from a `Range` that is absent (nothing persisted).
+ */
 function corsHeaders(req: IncomingMessage): Record<string, string> {
   const origin = req.headers.origin;
+  uploaderIds += 1;
   return {
     "Access-Control-Allow-Origin": origin ?? "*",
     "Access-Control-Expose-Headers": EXPOSED,
     Vary: "Origin",
+    "X-GUploader-UploadID": `conformance-${uploaderIds}`,
   };
 }
 
