@@ -185,7 +185,7 @@ describe("gcs-upload --resume", () => {
       while (persisted === 0 && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 20));
         try {
-          persisted = (JSON.parse(await readFile(state, "utf8")) as { persisted: number }).persisted;
+          persisted = (JSON.parse(await readFile(state, "utf8")) as { resumeOffset: number }).resumeOffset;
         } catch {
           // not written yet, or caught mid-rename
         }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseCheckpoint, type Checkpoint } from "./checkpoint.js";
+import { parseCheckpoint, sealCheckpoint, type Checkpoint } from "./checkpoint.js";
 import { UploadError } from "./errors.js";
 import { UploadMachine } from "./machine.js";
 import {
@@ -47,13 +47,13 @@ describe("checkpoint", () => {
     const content = bytesOf(3 * CHUNK);
     const cp = checkpointAfter(content, 2 * CHUNK);
     expect(cp).toEqual({
-      version: 1,
+      version: 2,
       sessionUri: SESSION,
-      persisted: 2 * CHUNK,
+      resumeOffset: 2 * CHUNK,
       crc32c: crc32c(content.subarray(0, 2 * CHUNK)),
       chunkSize: CHUNK,
       fingerprint: expect.stringMatching(/^fnv1a64:/) as unknown,
-      createdAt: 0,
+      integrity: expect.stringMatching(/^fnv1a64:[0-9a-f]{16}$/) as unknown,
     });
     expect(parseCheckpoint(cp)).toEqual(cp);
   });
@@ -62,11 +62,11 @@ describe("checkpoint", () => {
     const content = bytesOf(3 * CHUNK + 5);
     const cp = checkpointAfter(content, CHUNK, options({ checksum: "both" }));
     const machine = UploadMachine.restore(cp, options({ checksum: "both" }));
-    expect(machine.state).toBe("querying");
+    expect(machine.state).toBe("resuming");
     expect(machine.resumeOffset).toBe(CHUNK);
     expect(machine.bytesWritten).toBe(CHUNK);
     expect(machine.sessionUri).toBe(SESSION);
-    expect(drainEvents(machine)).toMatchObject([{ type: "session", checkpoint: { persisted: CHUNK } }]);
+    expect(drainEvents(machine)).toMatchObject([{ type: "session", checkpoint: { resumeOffset: CHUNK } }]);
     const query = expectSend(machine);
     expect(query.request).toEqual({ method: "PUT", url: SESSION, headers: { "content-length": "0", "content-range": "bytes */*" }, body: [], bodyLength: 0 });
     machine.write(content.subarray(CHUNK)); // the caller writes from resumeOffset
@@ -120,7 +120,7 @@ describe("checkpoint", () => {
     }
     // A checkpoint now claims only what it could checksum.
     const mid = machine.checkpoint()!;
-    expect(mid.persisted).toBe(3 * CHUNK);
+    expect(mid.resumeOffset).toBe(3 * CHUNK);
     expect(mid.crc32c).toBe(crc32c(content.subarray(0, 3 * CHUNK)));
     while (offset < content.length) {
       machine.write(content.subarray(offset, offset + 100_000));
@@ -142,13 +142,14 @@ describe("checkpoint", () => {
     machine.onResponse(query.id, r308(3 * CHUNK), 0);
     machine.write(content.subarray(CHUNK, 2 * CHUNK));
     const cp2 = machine.checkpoint()!;
-    expect(cp2.persisted).toBe(2 * CHUNK);
+    expect(cp2.resumeOffset).toBe(2 * CHUNK);
     expect(cp2.crc32c).toBe(crc32c(content.subarray(0, 2 * CHUNK)));
     const model = new GcsModel();
     const uri = model.createSession("bkt", "obj");
     // Drive the model to 3 chunks persisted, then resume from cp2 against it.
     model.handle({ method: "PUT", url: uri, headers: { "content-length": String(3 * CHUNK), "content-range": `bytes 0-${3 * CHUNK - 1}/*` }, body: [content.subarray(0, 3 * CHUNK)], bodyLength: 3 * CHUNK });
-    const resumed = UploadMachine.restore({ ...cp2, sessionUri: uri }, options());
+    // Another session URI is another checkpoint: sealed anew (an edited one would be refused).
+    const resumed = UploadMachine.restore(sealCheckpoint({ ...cp2, sessionUri: uri }), options());
     const result = drive(resumed, model, content, { writeSizes: [77_777] });
     expect(result.action.type).toBe("done");
     expect(Buffer.from(model.object("bkt", "obj")!.content!)).toEqual(Buffer.from(content));
@@ -165,17 +166,65 @@ describe("checkpoint", () => {
     expect(error.message).toContain(`checkpoint says ${2 * CHUNK} bytes were persisted, the server now holds only ${CHUNK}`);
   });
 
-  it("a session an earlier process already finalized ends done at the first query", () => {
+  it("a session an earlier process already finalized: verifying reads the rest of the source, then done", () => {
     const content = bytesOf(2 * CHUNK + 3);
-    const machine = UploadMachine.restore(checkpointAfter(content, CHUNK), options());
+    const machine = UploadMachine.restore(checkpointAfter(content, CHUNK), options({ checksum: "both" }));
     const query = expectSend(machine);
     machine.onResponse(query.id, rObject(content), 0);
-    expect(expectAction(machine, "done").object.size).toBe(String(content.length));
-    expect(drainEvents(machine)).toContainEqual({ type: "resumed", checkpointOffset: CHUNK, serverOffset: content.length, md5Skipped: false });
+    expect(machine.state).toBe("verifying");
+    expect(drainEvents(machine)).toContainEqual({ type: "resumed", checkpointOffset: CHUNK, serverOffset: content.length, md5Skipped: true });
+    // The source still feeds (the bug: "write() after the upload was done"); nothing more is sent.
+    expect(machine.wantsData).toBe(true);
+    for (let offset = CHUNK; offset < content.length; offset += 100_000) {
+      machine.write(content.subarray(offset, Math.min(content.length, offset + 100_000)));
+      expect(machine.poll(0)).toEqual({ type: "need-data" });
+    }
+    expect(machine.bytesBuffered).toBe(0);
+    machine.end();
+    const done = expectAction(machine, "done");
+    expect(done).toMatchObject({ object: { size: String(content.length) }, committedBeforeCancel: false });
+    expect(machine.checkpoint()).toBeUndefined();
     const tooSmall = UploadMachine.restore(checkpointAfter(content, 2 * CHUNK), options());
     const q2 = expectSend(tooSmall);
     tooSmall.onResponse(q2.id, rObject(content.subarray(0, 10)), 0);
     expect(expectAction(tooSmall, "failed").error.code).toBe("protocol-violation");
+  });
+
+  it("a session found final whose bytes differ from the source: checksum-mismatch (CRC32C continued from the checkpoint)", () => {
+    const content = bytesOf(2 * CHUNK + 3);
+    const other = Uint8Array.from(content);
+    other[other.length - 1]! ^= 1;
+    const machine = UploadMachine.restore(checkpointAfter(content, CHUNK), options());
+    const query = expectSend(machine);
+    machine.onResponse(query.id, rObject(content), 0);
+    machine.write(other.subarray(CHUNK));
+    machine.end();
+    const error = expectAction(machine, "failed").error;
+    expect(error.code).toBe("checksum-mismatch");
+    expect(error.message).toContain(`expected the object's CRC32C to be ${crcB64(other)}, came ${crcB64(content)}`);
+    // A source of another length differs as well, whatever its bytes.
+    const shorter = UploadMachine.restore(checkpointAfter(content, CHUNK), options());
+    const q2 = expectSend(shorter);
+    shorter.onResponse(q2.id, rObject(content), 0);
+    shorter.write(content.subarray(CHUNK, content.length - 1));
+    shorter.end();
+    expect(expectAction(shorter, "failed").error).toMatchObject({ code: "checksum-mismatch", message: expect.stringContaining(`came ${content.length - 1}`) as unknown });
+  });
+
+  it("a session found final after end() was already called is verified at once; cancel() while verifying reports the object", () => {
+    const content = bytesOf(CHUNK + 3);
+    const ended = UploadMachine.restore(checkpointAfter(content, CHUNK), options());
+    const query = expectSend(ended);
+    ended.write(content.subarray(CHUNK));
+    ended.end();
+    ended.onResponse(query.id, rObject(content), 0);
+    expect(expectAction(ended, "done").object.crc32c).toBe(crcB64(content));
+    const cancelled = UploadMachine.restore(checkpointAfter(content, CHUNK), options());
+    const q2 = expectSend(cancelled);
+    cancelled.onResponse(q2.id, rObject(content), 0);
+    cancelled.cancel();
+    expect(expectAction(cancelled, "done")).toMatchObject({ committedBeforeCancel: true, object: { size: String(content.length) } });
+    expect(cancelled.committedBeforeCancel).toBe(true);
   });
 
   it("a source that ends below what the server holds fails: it is not the same source", () => {
@@ -217,13 +266,13 @@ describe("checkpoint", () => {
       ["not an object", "checkpoint"],
       ["null", null],
       ["an array", [good]],
-      ["another version", { ...good, version: 2 }],
+      ["another version", { ...good, version: 3 }],
       ["no version", { ...good, version: undefined }],
       ["no session URI", { ...good, sessionUri: undefined }],
       ["a relative session URI", { ...good, sessionUri: "/upload?upload_id=x" }],
-      ["a negative offset", { ...good, persisted: -1 }],
-      ["a fractional offset", { ...good, persisted: 1.5 }],
-      ["a string offset", { ...good, persisted: "262144" }],
+      ["a negative offset", { ...good, resumeOffset: -1 }],
+      ["a fractional offset", { ...good, resumeOffset: 1.5 }],
+      ["a string offset", { ...good, resumeOffset: "262144" }],
       ["a CRC beyond 32 bits", { ...good, crc32c: 2 ** 32 }],
       ["a string CRC", { ...good, crc32c: "123" }],
       ["a total below the offset", { ...good, totalSize: 10 }],
@@ -231,6 +280,8 @@ describe("checkpoint", () => {
       ["no chunk size", { ...good, chunkSize: undefined }],
       ["an empty fingerprint", { ...good, fingerprint: "" }],
       ["a NaN createdAt", { ...good, createdAt: Number.NaN }],
+      ["a createdAt that is no ISO 8601 UTC timestamp", { ...good, createdAt: "yesterday" }],
+      ["a v1 offset field in a v2 checkpoint", { ...good, resumeOffset: undefined, persisted: CHUNK }],
     ];
     it.each(variants)("%s", (_label, value) => {
       const error = thrownBy(() => UploadMachine.restore(value, options()));
@@ -257,7 +308,7 @@ describe("checkpoint", () => {
 
     it("a checkpoint without CRC32C when the options compute it", () => {
       const { crc32c: _dropped, ...noCrc } = good;
-      expect(thrownBy(() => UploadMachine.restore(noCrc, options())).message).toContain("expected a crc32c");
+      expect(thrownBy(() => UploadMachine.restore(sealCheckpoint(noCrc), options())).message).toContain("expected a crc32c");
     });
 
     it("a different declared total", () => {

@@ -226,7 +226,7 @@ describe("UploadDriver", () => {
     await expect(driver.done).rejects.toMatchObject({ code: "aborted" });
     await flushMicrotasks();
     expect(model.log.some((l) => l.method === "DELETE")).toBe(false);
-    expect(driver.checkpoint()).toMatchObject({ persisted: CHUNK });
+    expect(driver.checkpoint()).toMatchObject({ resumeOffset: CHUNK });
     expect(clock.pendingTimers).toBe(0);
     driver.abort(); // no-op
   });

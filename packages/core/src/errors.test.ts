@@ -20,7 +20,8 @@ describe("UploadError", () => {
     const retryable = uploadErrorCodes.filter((code) => new UploadError(code, "x").retryable);
     expect(retryable).toEqual(["transient", "retries-exhausted", "deadline-exceeded", "aborted"]);
     expect(new UploadError("bad-request", "x", { retryable: true }).retryable).toBe(true);
-    expect(uploadErrorCodes).toHaveLength(16);
+    expect(uploadErrorCodes).toHaveLength(19);
+    expect(new UploadError("auth", "no credentials").retryable).toBe(false);
   });
 
   it("has usage and validation subclasses", () => {

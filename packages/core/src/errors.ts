@@ -20,18 +20,21 @@
  * | `usage` | the call is not allowed now, e.g. write after end (thrown, as {@link UsageError}) |
  * | `session-expired` | the session is gone (404/410): the upload must restart from byte 0 |
  * | `precondition-failed` | a generation/metageneration precondition did not hold (412) |
- * | `unauthorized` | credentials were refused (401/403) |
+ * | `unauthorized` | credentials were refused: a 403, or a 401 again after one refresh |
+ * | `auth` | no credentials could be obtained (the auth source failed: no ADC, missing key file); not retried |
  * | `bad-request` | the server refused the request as malformed (400, other 4xx) |
- * | `checksum-mismatch` | the object's CRC32C/MD5 differs from the bytes sent |
+ * | `checksum-mismatch` | the object's CRC32C/MD5 (or size, for a session found final) differs from the bytes sent |
+ * | `checksum-unverifiable` | a checksum was asked for, but the final object states no usable `crc32c`/`md5Hash` |
  * | `data-lost` | the server holds fewer bytes than the oldest byte still retained to resend |
  * | `protocol-violation` | the server answered something the protocol does not allow |
  * | `transient` | one failed exchange (408/429/5xx/network/timeout); seen in `retry` events and as a `cause` |
  * | `retries-exhausted` | `maxAttempts` consecutive failures without progress |
- * | `deadline-exceeded` | recovery took longer than `deadlineMs` without progress |
+ * | `deadline-exceeded` | no progress for `deadlineMs` (default 5 minutes) while retrying |
  * | `cancelled` | the caller cancelled the upload (the session was deleted) |
  * | `aborted` | the caller aborted the upload (the session is kept: resume from the checkpoint) |
- * | `invalid-checkpoint` | a checkpoint is corrupt or does not belong to these options/this source |
- * | `source-not-replayable` | the upload must restart from byte 0 but the source cannot be read again |
+ * | `invalid-checkpoint` | a checkpoint is corrupt, hand-edited, or does not belong to these options/this source |
+ * | `untrusted-session-uri` | a session URI (option, `Location`, checkpoint) is on an origin the upload does not trust; raised by the upload layer before anything is sent |
+ * | `source-not-replayable` | the upload must restart from byte 0 but the source cannot be read again; raised by adapters and the CLI (the machine never restarts a session itself) |
  */
 export type UploadErrorCode =
   | "invalid-argument"
@@ -39,8 +42,10 @@ export type UploadErrorCode =
   | "session-expired"
   | "precondition-failed"
   | "unauthorized"
+  | "auth"
   | "bad-request"
   | "checksum-mismatch"
+  | "checksum-unverifiable"
   | "data-lost"
   | "protocol-violation"
   | "transient"
@@ -49,6 +54,7 @@ export type UploadErrorCode =
   | "cancelled"
   | "aborted"
   | "invalid-checkpoint"
+  | "untrusted-session-uri"
   | "source-not-replayable";
 
 /** Every code, for exhaustive tests and for adapters that map codes to their own vocabulary. */
@@ -58,8 +64,10 @@ export const uploadErrorCodes: readonly UploadErrorCode[] = [
   "session-expired",
   "precondition-failed",
   "unauthorized",
+  "auth",
   "bad-request",
   "checksum-mismatch",
+  "checksum-unverifiable",
   "data-lost",
   "protocol-violation",
   "transient",
@@ -68,6 +76,7 @@ export const uploadErrorCodes: readonly UploadErrorCode[] = [
   "cancelled",
   "aborted",
   "invalid-checkpoint",
+  "untrusted-session-uri",
   "source-not-replayable",
 ];
 

@@ -11,7 +11,6 @@ export const packageName = "@resumable-gcs/core";
 
 export {
   UploadMachine,
-  type Action,
   type CancelledAction,
   type DoneAction,
   type FailedAction,

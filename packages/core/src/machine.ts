@@ -6,44 +6,47 @@
  * clock (time arrives as `now`), draws no randomness of its own (jitter comes from `options.random`).
  * The same inputs give the same actions, byte for byte.
  *
- * Rules (docs/protocol.md, session start to retry policy):
- *  1. One request at a time: the protocol is sequential. `poll` returns each `send` exactly once;
- *     until its outcome is reported it answers `in-flight`.
- *  2. The server's answer is the only truth. After any transient failure (408, 429, 500, 502, 503,
- *     504, network error, timeout, truncated response) the machine waits a backoff, then ASKS where
- *     the upload stands (status query) and continues from the answer. It never assumes what a broken
- *     request persisted.
- *  3. Bytes below the persisted offset are never sent again, and they are released at once: retained
+ * Rules (PROTOCOL.md sections 1–6):
+ *  1. One request at a time. `poll` returns each `send` exactly once; until its outcome is reported
+ *     it answers `in-flight`. The request in flight is part of the phase that sent it.
+ *  2. The server's answer is the only truth. After a transient failure (see `retry-policy.ts`) the
+ *     machine backs off, then ASKS where the upload stands and continues from the answer. A final
+ *     answer whose object resource is cut short is such a failure too: the object may exist.
+ *  3. Bytes below the persisted offset are never sent again and are released at once: retained
  *     memory is exactly the unacknowledged bytes. A server that reports more than was ever sent is a
  *     protocol violation; one that reports less than the oldest retained byte has lost data.
- *  4. Every non-final chunk is exactly `chunkSize` bytes (a multiple of 256 KiB). End of data is
- *     decided only by `end()`: a short write never finalizes anything. The request that carries the
- *     total finalizes, and only it carries `X-Goog-Hash`. With an unknown total a full chunk is sent
- *     (`/*`) only once a byte beyond it is held, so an exact-multiple upload ends with its last chunk
- *     stating the total rather than with an extra empty `bytes *\/N` request.
- *  5. A machine that reached `done`, `failed`, `cancelled` or `aborted` stays there. Caller misuse
- *     throws at once ({@link UsageError}, {@link ValidationError}) and changes nothing; protocol and
- *     network problems come out of `poll` as a `failed` action.
- *  6. The running checksums cover exactly the acknowledged (released) bytes, each once, in order;
- *     the finalizing request digests a copy of them plus the retained tail, so no rewind can make
- *     a byte count twice.
+ *  4. Every non-final chunk is exactly `chunkSize` bytes. End of data is decided only by `end()`.
+ *     The request that carries the total finalizes, and only it carries `X-Goog-Hash`. With an
+ *     unknown total a full chunk is sent (`/*`) only once a byte beyond it is held, so an
+ *     exact-multiple upload ends with its last chunk stating the total.
+ *  5. A terminal phase is final. Caller misuse throws at once ({@link UsageError},
+ *     {@link ValidationError}) and changes nothing; protocol and network problems end in `failed`.
+ *  6. Checksums: see `checksum-ledger.ts`. Every digest asked for is verified against the object.
+ *  7. An object resource in any answer means the object exists: it is verified and the machine ends
+ *     `done`, also when it was committed before a `cancel()` (`committedBeforeCancel`), and also when
+ *     an adopted or restored session turns out final (`verifying`: the rest of the source is read to
+ *     compare size and CRC32C). Nothing that exists is reported cancelled or failed for that reason.
+ *  8. Credentials: a first 401 is re-sent once with `refreshCredentials`; a 401 to that retry, or a
+ *     403, fails `unauthorized`. A transport that cannot obtain credentials (`auth`) fails at once.
  *
- * States, and what `poll` does in each:
+ * Phases, with their data, what `poll` does, and where each outcome leads:
  *
- * | state        | poll returns                                                    |
- * | ------------ | --------------------------------------------------------------- |
- * | `starting`   | send the session start (JSON API or signed URL)                 |
- * | `querying`   | send a status query                                             |
- * | `uploading`  | send the next chunk / the finalizing request, or `need-data`    |
- * | `backoff`    | `wait` until the backoff ends, then the state it was retrying   |
- * | `cancelling` | send the session DELETE (after any in-flight request settles)   |
- * | `done` / `failed` / `cancelled` / `aborted` | the same terminal action, forever |
+ * | phase | data | poll | outcome → next phase |
+ * | --- | --- | --- | --- |
+ * | `starting` | inFlight? | send the session start | Location → `uploading`; transient → `backoff`; else `failed` |
+ * | `resuming` | checkpointOffset, inFlight? | send a status query | 308 → `uploading`; object → `verifying`; transient → `backoff`; else `failed` |
+ * | `querying` | reason, inFlight? | send a status query | 308 → `uploading`; object → `done`; transient → `backoff`; else `failed` |
+ * | `uploading` | inFlight? | send the next chunk / the finalize, or `need-data` | 308 → `uploading` (rewound if short); object → `done`; transient or cut object → `backoff`; else `failed` |
+ * | `verifying` | object, size | `need-data` until `end()` | `end()`: size and CRC32C match → `done`, else `failed` |
+ * | `backoff` | until, then | `wait` until `until`, then become `then` | — |
+ * | `cancelling` | pending? | let `pending` settle, then send the DELETE | object → `done` (committed before cancel); gone → `cancelled`; transient → `backoff` |
+ * | `done` / `failed` / `cancelled` / `aborted` | object or error | the same terminal action, forever | — |
  */
-import { encodeBase64 } from "./base64.js";
 import { ByteQueue } from "./byte-queue.js";
-import { parseCheckpoint, type Checkpoint } from "./checkpoint.js";
-import type { Checksum, Crc32cChecksum } from "./checksum.js";
-import { UploadError, UsageError, ValidationError } from "./errors.js";
+import { ChecksumLedger } from "./checksum-ledger.js";
+import { parseCheckpoint, isoTimestamp, sealCheckpoint, type Checkpoint } from "./checkpoint.js";
+import { describeValue } from "./describe.js";
+import { UploadError, UsageError, ValidationError, type UploadErrorCode } from "./errors.js";
 import type { UploadOptions } from "./options.js";
 import {
   cancelRequest,
@@ -51,29 +54,18 @@ import {
   chunkRequest,
   describeRequest,
   errorForStatus,
+  finalObjectOf,
   googHashValue,
-  objectOf,
   persistedFromRange,
   queryRequest,
-  sameBase64,
+  serverMessageOf,
+  sessionLocationOf,
   startRequest,
-  transientStatuses,
   type ObjectResource,
 } from "./protocol.js";
 import { resolveOptions, type ResolvedOptions } from "./resolve-options.js";
+import { RetryPolicy, isTransientFailure, isTransientStatus, type TransportFailureKind } from "./retry-policy.js";
 import type { TransportRequest, TransportResponse } from "./transport.js";
-
-/** The machine's states (see the module header). */
-export type MachineState =
-  | "starting"
-  | "querying"
-  | "uploading"
-  | "backoff"
-  | "cancelling"
-  | "done"
-  | "failed"
-  | "cancelled"
-  | "aborted";
 
 /** Why a request is sent. `finalize` is the request carrying the total (with data or empty). */
 export type RequestPurpose = "start" | "chunk" | "finalize" | "query" | "cancel";
@@ -89,6 +81,8 @@ export interface SendAction {
   readonly purpose: RequestPurpose;
   /** Abandon the request (report `onError(id, { kind: "timeout" })`) after this long without progress. */
   readonly idleTimeoutMs: number;
+  /** Ask the auth source to refresh before sending: set on the one retry after a first 401. */
+  readonly refreshCredentials?: boolean;
 }
 
 /** Backing off: call `poll` again at or after `until` (same scale as `now`). */
@@ -111,6 +105,8 @@ export interface InFlightAction {
 export interface DoneAction {
   readonly type: "done";
   readonly object: ObjectResource;
+  /** True when `cancel()` came too late: the object had been committed before it took effect. */
+  readonly committedBeforeCancel: boolean;
 }
 
 /** The upload ended in failure (or was aborted: code `aborted`). */
@@ -127,15 +123,12 @@ export interface CancelledAction {
 /** What the caller should do next; the answer to {@link UploadMachine.poll}. */
 export type UploadAction = SendAction | WaitAction | NeedDataAction | InFlightAction | DoneAction | FailedAction | CancelledAction;
 
-/** Alias of {@link UploadAction}. */
-export type Action = UploadAction;
-
-/** How a request failed to complete (a rejection from the transport, or the driver's stall timer). */
-export type TransportErrorKind = "network" | "timeout" | "aborted" | "truncated";
+/** How a request failed to complete (a transport rejection, or the driver's stall timer). */
+export type TransportErrorKind = TransportFailureKind;
 
 /** The outcome of a request that did not complete; reported with {@link UploadMachine.onError}. */
 export interface TransportFailure {
-  /** What happened: all kinds mean "outcome unknown" and lead to a status query. */
+  /** What happened: `auth` ends the upload; every other kind means "outcome unknown": ask the server. */
   readonly kind: TransportErrorKind;
   /** The underlying error, kept as the `cause` of the resulting {@link UploadError}. */
   readonly cause?: unknown;
@@ -160,31 +153,72 @@ export type UploadEvent =
   /** The DELETE of a cancelled session could not be confirmed; the session expires by itself in a week. */
   | { readonly type: "cancel-incomplete"; readonly error: UploadError };
 
-interface InFlight {
+/** A request in flight: the action, the stream range it carries (chunks), and when it was sent. */
+interface Pending {
   readonly action: SendAction;
-  /** Stream range carried, for chunks and finalize; empty otherwise. */
   readonly from: number;
   readonly to: number;
-  readonly carriesHash: boolean;
+  readonly sentAt: number;
 }
+
+/** Why a status query is being sent (after a backoff). */
+type QueryReason = "recover" | "final-unconfirmed";
+
+/** The phase a backoff returns to. */
+type RetryTarget =
+  | { readonly name: "starting" }
+  | { readonly name: "resuming"; readonly checkpointOffset: number }
+  | { readonly name: "querying"; readonly reason: QueryReason }
+  | { readonly name: "uploading" }
+  | { readonly name: "cancelling" };
+
+/** The whole state of the machine's control flow (see the table in the module header). */
+type Phase =
+  | { readonly name: "starting"; readonly inFlight?: Pending }
+  | { readonly name: "resuming"; readonly checkpointOffset: number; readonly inFlight?: Pending }
+  | { readonly name: "querying"; readonly reason: QueryReason; readonly inFlight?: Pending }
+  | { readonly name: "uploading"; readonly inFlight?: Pending }
+  /** `size`: the object's, when it states one (the XML API may not). */
+  | { readonly name: "verifying"; readonly object: ObjectResource; readonly size: number | undefined }
+  | { readonly name: "backoff"; readonly until: number; readonly then: RetryTarget }
+  | { readonly name: "cancelling"; readonly pending?: Pending }
+  | { readonly name: "done"; readonly object: ObjectResource; readonly committedBeforeCancel: boolean }
+  /** `abandoned`: the id of a request left in flight; its late outcome is accepted and ignored once. */
+  | { readonly name: "failed" | "cancelled" | "aborted"; readonly error: UploadError; readonly abandoned?: number };
+
+/** The machine's phases (see the module header). */
+export type MachineState = Phase["name"];
 
 const NEED_DATA: NeedDataAction = { type: "need-data" };
 const IN_FLIGHT: InFlightAction = { type: "in-flight" };
 const CANCELLED: CancelledAction = { type: "cancelled" };
-const failureKinds: ReadonlySet<string> = new Set<TransportErrorKind>(["network", "timeout", "aborted", "truncated"]);
+const UPLOADING = { name: "uploading" } as const satisfies Phase;
+const failureKinds: ReadonlySet<string> = new Set<TransportErrorKind>(["network", "timeout", "aborted", "truncated", "auth"]);
 
-function describeValue(value: unknown): string {
-  if (value === null) return "null";
-  if (Array.isArray(value)) return "an array";
-  if (typeof value === "object") {
-    const name = (value as { constructor?: { name?: unknown } }).constructor?.name;
-    return typeof name === "string" ? `a ${name}` : "an object";
+/** The phase that sent a request, once its outcome is in: the same phase, with nothing in flight. */
+function withoutRequest(phase: Phase): Phase {
+  switch (phase.name) {
+    case "starting":
+      return { name: "starting" };
+    case "resuming":
+      return { name: "resuming", checkpointOffset: phase.checkpointOffset };
+    case "querying":
+      return { name: "querying", reason: phase.reason };
+    case "uploading":
+      return UPLOADING;
+    case "cancelling":
+      return { name: "cancelling" };
+    default:
+      return phase;
   }
-  return typeof value;
+}
+
+function isFinal(status: number): boolean {
+  return status === 200 || status === 201;
 }
 
 /**
- * The resumable-upload state machine. See the module header for its rules.
+ * The resumable-upload state machine. See the module header for its rules and phases.
  *
  * @example
  * ```ts
@@ -194,7 +228,7 @@ function describeValue(value: unknown): string {
  * for (;;) {
  *   const action = machine.poll(clock.now());
  *   if (action.type === "send") {
- *     transport.send(action.request, { signal }).then(
+ *     transport.send(action.request, options).then(
  *       (response) => machine.onResponse(action.id, response, clock.now()),
  *       (cause) => machine.onError(action.id, { kind: "network", cause }, clock.now()),
  *     );
@@ -203,37 +237,25 @@ function describeValue(value: unknown): string {
  * ```
  */
 export class UploadMachine {
-  readonly #o: ResolvedOptions;
+  readonly #options: ResolvedOptions;
+  readonly #retry: RetryPolicy;
+  #phase: Phase;
   #queue: ByteQueue;
-  #state: MachineState;
+  #ledger: ChecksumLedger;
   #sessionUri: string | undefined;
-  #createdAt: number | undefined;
+  #createdAt: string | undefined;
   /** The server's confirmed offset. Monotonic. May exceed the bytes written after a restore. */
   #persisted = 0;
   /** Highest stream offset ever handed to the transport (or known to be on the server). */
-  #sent = 0;
-  #ended = false;
-  /** The total size: declared (option or checkpoint) or decided by `end()`. */
-  #total: number | undefined;
+  #highestSent = 0;
+  /** The total size fixed before the data ends: by the options or a checkpoint. */
   #declaredTotal: number | undefined;
-  /** CRC32C / MD5 of bytes [0, queue.oldestOffset): exactly the released bytes. */
-  #crc: Crc32cChecksum | undefined;
-  #md5: Checksum | undefined;
-  #md5Skipped = false;
+  /** The total decided by `end()`; `undefined` until then. */
+  #endedAt: number | undefined;
   #resumeOffset = 0;
-  /** Set while an adopted/restored session waits for its first status answer: the checkpoint's offset. */
-  #awaitingResume: number | undefined;
-  #inFlight: InFlight | undefined;
-  /** The id of a request abandoned by a terminal transition; its late outcome is accepted and ignored. */
-  #abandoned: number | undefined;
+  /** The next request asks for fresh credentials (rule 8): a property of that request, not a phase. */
+  #refreshCredentialsNext = false;
   #nextId = 1;
-  #failures = 0;
-  #recoveryStart: number | undefined;
-  #backoffUntil = 0;
-  #afterBackoff: "starting" | "querying" | "uploading" | "cancelling" = "querying";
-  #cancelRequested = false;
-  #object: ObjectResource | undefined;
-  #error: UploadError | undefined;
   #events: UploadEvent[] = [];
 
   /**
@@ -241,31 +263,29 @@ export class UploadMachine {
    * @throws ValidationError naming the first malformed option.
    */
   constructor(options: UploadOptions) {
-    this.#o = resolveOptions(options);
-    this.#declaredTotal = this.#o.totalSize;
-    this.#total = this.#o.totalSize;
+    this.#options = resolveOptions(options);
+    this.#retry = new RetryPolicy(this.#options.retry, this.#options.random);
+    this.#declaredTotal = this.#options.totalSize;
     this.#queue = new ByteQueue(0);
-    this.#crc = this.#o.crc32c?.(0);
-    this.#md5 = this.#o.md5?.();
-    const target = this.#o.target;
+    this.#ledger = new ChecksumLedger(this.#options);
+    const target = this.#options.target;
     if (target.kind === "session") {
-      // A session minted elsewhere may already hold bytes: ask before sending any.
+      // A session minted elsewhere may already hold bytes (or be final): ask before sending any.
       this.#sessionUri = target.sessionUri;
-      this.#awaitingResume = 0;
-      this.#state = "querying";
+      this.#phase = { name: "resuming", checkpointOffset: 0 };
       this.#emitSession();
     } else {
-      this.#state = "starting";
+      this.#phase = { name: "starting" };
     }
   }
 
   /**
-   * Recreates a machine from a checkpoint (see {@link Checkpoint}). The options must describe the
-   * same upload (the fingerprint must match). The restored machine begins with a status query; the
-   * caller writes the source from {@link UploadMachine.resumeOffset}.
+   * Recreates a machine from a checkpoint (see {@link Checkpoint}; version 1 is read too). The
+   * options must describe the same upload (the fingerprint must match). The restored machine begins
+   * with a status query; the caller writes the source from {@link UploadMachine.resumeOffset}.
    *
-   * @throws UploadError code `invalid-checkpoint` when the checkpoint is malformed or belongs to
-   *   another upload; ValidationError when the options are malformed.
+   * @throws UploadError code `invalid-checkpoint` when the checkpoint is malformed, edited, or
+   *   belongs to another upload; ValidationError when the options are malformed.
    */
   static restore(checkpoint: unknown, options: UploadOptions): UploadMachine {
     const parsed = parseCheckpoint(checkpoint);
@@ -274,34 +294,30 @@ export class UploadMachine {
     return machine;
   }
 
-  #restore(cp: Checkpoint): void {
-    const o = this.#o;
-    if (o.crc32c !== undefined && cp.crc32c === undefined) {
-      throw new UploadError("invalid-checkpoint", "checkpoint: expected a crc32c (these options compute CRC32C), came none: it was taken without CRC32C");
+  #restore(checkpoint: Checkpoint): void {
+    const options = this.#options;
+    const refuse = (message: string): UploadError => new UploadError("invalid-checkpoint", `checkpoint: ${message}`);
+    if (options.crc32c !== undefined && checkpoint.crc32c === undefined) {
+      throw refuse("expected a crc32c (these options compute CRC32C), came none: it was taken without CRC32C");
     }
-    if (cp.fingerprint !== o.fingerprint) {
-      throw new UploadError(
-        "invalid-checkpoint",
-        `checkpoint: expected fingerprint ${o.fingerprint} (from these options), came ${cp.fingerprint}: it belongs to another upload (target, checksum or encryption key differ)`,
+    if (checkpoint.fingerprint !== options.fingerprint) {
+      throw refuse(
+        `expected fingerprint ${options.fingerprint} (from these options), came ${checkpoint.fingerprint}: it belongs to another upload (target, checksum or encryption key differ)`,
       );
     }
-    if (o.totalSize !== undefined && cp.totalSize !== undefined && o.totalSize !== cp.totalSize) {
-      throw new UploadError("invalid-checkpoint", `checkpoint: expected totalSize ${o.totalSize} (from the options), came ${cp.totalSize}`);
+    if (options.totalSize !== undefined && checkpoint.totalSize !== undefined && options.totalSize !== checkpoint.totalSize) {
+      throw refuse(`expected totalSize ${options.totalSize} (from the options), came ${checkpoint.totalSize}`);
     }
-    this.#declaredTotal = o.totalSize ?? cp.totalSize;
-    this.#total = this.#declaredTotal;
-    this.#sessionUri = cp.sessionUri;
-    this.#createdAt = cp.createdAt;
-    this.#queue = new ByteQueue(cp.persisted);
-    this.#persisted = cp.persisted;
-    this.#sent = cp.persisted;
-    this.#resumeOffset = cp.persisted;
-    this.#crc = o.crc32c?.(cp.crc32c ?? 0);
-    // MD5 must see every byte from 0 in this process; its state cannot travel in a checkpoint.
-    this.#md5 = cp.persisted === 0 ? o.md5?.() : undefined;
-    this.#md5Skipped = o.md5 !== undefined && cp.persisted > 0;
-    this.#awaitingResume = cp.persisted;
-    this.#state = "querying";
+    const offset = checkpoint.resumeOffset;
+    this.#declaredTotal = options.totalSize ?? checkpoint.totalSize;
+    this.#sessionUri = checkpoint.sessionUri;
+    this.#createdAt = checkpoint.createdAt;
+    this.#queue = new ByteQueue(offset);
+    this.#ledger = new ChecksumLedger(options, { offset, ...(checkpoint.crc32c === undefined ? {} : { crc32c: checkpoint.crc32c }) });
+    this.#persisted = offset;
+    this.#highestSent = offset;
+    this.#resumeOffset = offset;
+    this.#phase = { name: "resuming", checkpointOffset: offset };
     this.#events = [];
     this.#emitSession();
   }
@@ -310,14 +326,15 @@ export class UploadMachine {
   // Getters
   // ---------------------------------------------------------------------------------------------
 
-  /** The current state (see the module header). */
+  /** The current phase's name (see the module header). */
   get state(): MachineState {
-    return this.#state;
+    return this.#phase.name;
   }
 
   /** True once the machine reached `done`, `failed`, `cancelled` or `aborted` (it stays there). */
   get isFinished(): boolean {
-    return this.#state === "done" || this.#state === "failed" || this.#state === "cancelled" || this.#state === "aborted";
+    const name = this.#phase.name;
+    return name === "done" || name === "failed" || name === "cancelled" || name === "aborted";
   }
 
   /** Absolute stream offset just past the last byte written (starts at `resumeOffset`). */
@@ -327,7 +344,7 @@ export class UploadMachine {
 
   /** Highest stream offset ever handed to the transport (or found on the server after a restore). */
   get bytesSent(): number {
-    return this.#sent;
+    return this.#highestSent;
   }
 
   /** Bytes the server has confirmed. Never decreases. */
@@ -342,15 +359,15 @@ export class UploadMachine {
 
   /** Bytes per request. */
   get chunkSize(): number {
-    return this.#o.chunkSize;
+    return this.#options.chunkSize;
   }
 
   /** The total size once known (declared, or decided by `end()`). */
   get totalSize(): number | undefined {
-    return this.#total;
+    return this.#endedAt ?? this.#declaredTotal;
   }
 
-  /** The stream offset the source must be written from: 0, or the restored checkpoint's `persisted`. */
+  /** The stream offset the source must be written from: 0, or the restored checkpoint's `resumeOffset`. */
   get resumeOffset(): number {
     return this.#resumeOffset;
   }
@@ -359,17 +376,19 @@ export class UploadMachine {
    * The backpressure signal: true while the machine is ready for another `write` (or `end`): data is
    * not ended and fewer than `chunkSize` unsent bytes are buffered — with an unknown total, up to
    * `chunkSize` inclusive, since a full chunk is sent only once a byte beyond it (or `end()`) has
-   * come (or the declared total is reached and only `end()` remains). Writes while false are
+   * come. While `verifying`, always (the bytes are only checksummed). Writes while false are
    * accepted but grow memory: wait.
    */
   get wantsData(): boolean {
-    if (this.isFinished || this.#ended || this.#cancelRequested) return false;
+    const phase = this.#phase;
+    if (this.isFinished || this.#endedAt !== undefined || this.#cancelRequested) return false;
+    if (phase.name === "verifying") return true;
     const end = this.#queue.endOffset;
-    if (this.#declaredTotal !== undefined && end >= this.#declaredTotal) return true;
-    const f = this.#inFlight;
-    const cursor = f !== undefined && f.to > f.from ? f.to : this.#persisted;
-    const unsent = end - cursor;
-    return this.#declaredTotal === undefined ? unsent <= this.#o.chunkSize : unsent < this.#o.chunkSize;
+    const declared = this.#declaredTotal;
+    if (declared !== undefined && end >= declared) return true;
+    const inFlight = phase.name === "uploading" ? phase.inFlight : undefined;
+    const unsent = end - (inFlight !== undefined && inFlight.to > inFlight.from ? inFlight.to : this.#persisted);
+    return declared === undefined ? unsent <= this.#options.chunkSize : unsent < this.#options.chunkSize;
   }
 
   /** The session URI (a secret), once a session exists. */
@@ -379,12 +398,22 @@ export class UploadMachine {
 
   /** The final object resource, once `done`. */
   get object(): ObjectResource | undefined {
-    return this.#object;
+    return this.#phase.name === "done" ? this.#phase.object : undefined;
+  }
+
+  /** True once `done` with an object that was committed before `cancel()` took effect. */
+  get committedBeforeCancel(): boolean {
+    return this.#phase.name === "done" && this.#phase.committedBeforeCancel;
   }
 
   /** Why the upload ended, once `failed`, `aborted` (code `aborted`) or `cancelled` (code `cancelled`). */
   get error(): UploadError | undefined {
-    return this.#error;
+    return "error" in this.#phase ? this.#phase.error : undefined;
+  }
+
+  get #cancelRequested(): boolean {
+    const phase = this.#phase;
+    return phase.name === "cancelling" || (phase.name === "backoff" && phase.then.name === "cancelling");
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -392,22 +421,24 @@ export class UploadMachine {
   // ---------------------------------------------------------------------------------------------
 
   /**
-   * A JSON-serialisable snapshot to resume from in another process, or `undefined` when there is
-   * nothing to resume (no session yet, or the upload is done or cancelled).
+   * A JSON-serialisable snapshot to resume from in another process (format version 2), or
+   * `undefined` when there is nothing to resume (no session yet, or the upload is done or cancelled).
    */
   checkpoint(): Checkpoint | undefined {
-    if (this.#sessionUri === undefined || this.#state === "done" || this.#state === "cancelled") return undefined;
-    // The checkpoint claims only bytes it can checksum: the released ones (see rule 6).
-    return {
-      version: 1,
+    const name = this.#phase.name;
+    if (this.#sessionUri === undefined || name === "done" || name === "cancelled") return undefined;
+    const crc32c = this.#ledger.crc32cValue;
+    const totalSize = this.totalSize;
+    // The checkpoint claims only bytes it can checksum: the released ones.
+    return sealCheckpoint({
       sessionUri: this.#sessionUri,
-      persisted: this.#queue.oldestOffset,
-      chunkSize: this.#o.chunkSize,
-      fingerprint: this.#o.fingerprint,
-      ...(this.#crc === undefined ? {} : { crc32c: this.#crc.value() >>> 0 }),
-      ...(this.#total === undefined ? {} : { totalSize: this.#total }),
+      resumeOffset: this.#queue.oldestOffset,
+      chunkSize: this.#options.chunkSize,
+      fingerprint: this.#options.fingerprint,
+      ...(crc32c === undefined ? {} : { crc32c }),
+      ...(totalSize === undefined ? {} : { totalSize }),
       ...(this.#createdAt === undefined ? {} : { createdAt: this.#createdAt }),
-    };
+    });
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -423,9 +454,7 @@ export class UploadMachine {
    *   would exceed the declared total size.
    */
   write(bytes: Uint8Array): void {
-    if (!(bytes instanceof Uint8Array)) {
-      throw new ValidationError("write(bytes)", `expected a Uint8Array, came ${describeValue(bytes)}`);
-    }
+    if (!(bytes instanceof Uint8Array)) throw new ValidationError("write(bytes)", `expected a Uint8Array, came ${describeValue(bytes)}`);
     this.#assertOpen("write()");
     const end = this.#queue.endOffset;
     if (this.#declaredTotal !== undefined && end + bytes.length > this.#declaredTotal) {
@@ -434,9 +463,10 @@ export class UploadMachine {
       );
     }
     this.#queue.push(bytes);
-    // After a restore the server may already hold bytes the source is only now replaying: they are
-    // absorbed into the checksums and dropped, never sent.
-    if (this.#persisted > this.#queue.oldestOffset) this.#release(Math.min(this.#persisted, this.#queue.endOffset));
+    // Bytes the server already holds (a restore's replay) and, while verifying, every byte are only
+    // absorbed into the checksums: never sent.
+    const absorbUpTo = this.#phase.name === "verifying" ? this.#queue.endOffset : Math.min(this.#persisted, this.#queue.endOffset);
+    if (absorbUpTo > this.#queue.oldestOffset) this.#ledger.absorb(this.#queue.release(absorbUpTo));
   }
 
   /**
@@ -451,26 +481,25 @@ export class UploadMachine {
     if (this.#declaredTotal !== undefined && end !== this.#declaredTotal) {
       throw new UsageError(`end() after ${end} bytes: expected ${this.#declaredTotal} (the declared totalSize)`);
     }
-    this.#ended = true;
-    this.#total = end;
-    if (this.#awaitingResume === undefined) this.#checkSourceCoversServer();
+    this.#endedAt = end;
+    if (this.#phase.name === "verifying") this.#verifyFoundObject(this.#phase.object, this.#phase.size);
+    else this.#checkSourceCoversServer();
   }
 
   /**
-   * Cancels the upload: the session (if any) is deleted with a DELETE request, then the machine ends
-   * `cancelled`. A request in flight is let settle first. A chunk or query may be aborted (the driver
-   * does); if it turns out to have finalized the object, the machine ends `done` instead: the object
-   * exists. A session start should be let finish (the driver does not abort it): its answer tells
-   * whether a session was created, which is then deleted; a start that fails or is aborted ends
-   * `cancelled` at once. No-op once finished or already cancelling.
+   * Cancels: the session (if any) is deleted, then the machine ends `cancelled`. A request in flight
+   * is let settle first (the driver aborts chunks and queries, never a session start: its answer
+   * tells whether a session exists to delete). If any answer shows the object final, the machine
+   * ends `done` with `committedBeforeCancel`. No-op once finished or already cancelling.
    */
   cancel(): void {
     if (this.isFinished || this.#cancelRequested) return;
-    this.#cancelRequested = true;
-    this.#failures = 0;
-    this.#recoveryStart = undefined;
-    if (this.#inFlight !== undefined || this.#sessionUri !== undefined) this.#state = "cancelling";
-    else this.#finishCancelled();
+    const phase = this.#phase;
+    this.#retry.onProgress(); // the DELETE gets a fresh budget
+    if (phase.name === "verifying") return this.#finishDone(phase.object, phase.size ?? this.#persisted, true);
+    const pending = "inFlight" in phase ? phase.inFlight : undefined;
+    if (pending === undefined && this.#sessionUri === undefined) return this.#finishCancelled();
+    this.#phase = pending === undefined ? { name: "cancelling" } : { name: "cancelling", pending };
   }
 
   /**
@@ -480,12 +509,11 @@ export class UploadMachine {
    */
   abort(reason?: unknown): void {
     if (this.isFinished) return;
-    this.#abandonInFlight();
-    this.#state = "aborted";
-    this.#error = new UploadError("aborted", "the upload was aborted by the caller; the session is kept and can be resumed from its checkpoint", {
+    const error = new UploadError("aborted", "the upload was aborted by the caller; the session is kept and can be resumed from its checkpoint", {
       cause: reason,
       ...this.#sessionDetail(),
     });
+    this.#end("aborted", error);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -500,35 +528,38 @@ export class UploadMachine {
    */
   poll(now: number): UploadAction {
     if (typeof now !== "number" || !Number.isFinite(now)) throw new ValidationError("poll(now)", `expected a finite number, came ${String(now)}`);
-    switch (this.#state) {
+    const phase = this.#phase;
+    switch (phase.name) {
       case "done":
-        return { type: "done", object: this.#object! };
+        return { type: "done", object: phase.object, committedBeforeCancel: phase.committedBeforeCancel };
       case "failed":
       case "aborted":
-        return { type: "failed", error: this.#error! };
+        return { type: "failed", error: phase.error };
       case "cancelled":
         return CANCELLED;
-      default:
-        break;
-    }
-    if (this.#inFlight !== undefined) return IN_FLIGHT;
-    switch (this.#state) {
-      case "starting":
-        return this.#send("start", startRequest(this.#o, this.#declaredTotal ?? (this.#ended ? this.#total : undefined)));
-      case "querying":
-        return this.#send("query", queryRequest(this.#o, this.#sessionUri!, this.#total));
+      case "verifying":
+        return NEED_DATA;
       case "backoff":
-        if (now < this.#backoffUntil) return { type: "wait", until: this.#backoffUntil };
-        this.#state = this.#afterBackoff;
+        if (now < phase.until) return { type: "wait", until: phase.until };
+        this.#phase = phase.then;
         return this.poll(now);
+      case "starting":
+        if (phase.inFlight !== undefined) return IN_FLIGHT;
+        return this.#send(phase, "start", startRequest(this.#options, this.totalSize), now);
+      case "resuming":
+      case "querying":
+        if (phase.inFlight !== undefined) return IN_FLIGHT;
+        return this.#send(phase, "query", queryRequest(this.#options, this.#sessionUri!, this.totalSize), now);
       case "uploading":
-        return this.#nextChunk();
+        if (phase.inFlight !== undefined) return IN_FLIGHT;
+        return this.#nextChunk(now);
       case "cancelling":
+        if (phase.pending !== undefined) return IN_FLIGHT;
         if (this.#sessionUri === undefined) {
           this.#finishCancelled();
           return CANCELLED;
         }
-        return this.#send("cancel", cancelRequest(this.#o, this.#sessionUri));
+        return this.#send(phase, "cancel", cancelRequest(this.#options, this.#sessionUri), now);
     }
   }
 
@@ -538,67 +569,53 @@ export class UploadMachine {
   }
 
   /**
-   * Decides the next chunk: full chunks until `end()`, then the finalizing request. With an unknown
-   * total a full chunk waits for one byte beyond it, so the last full chunk can still become the
-   * final one; the empty `bytes *\/N` finalize remains for a zero-byte object and for a server that
-   * already holds every byte (a restored or adopted session).
+   * Decides the next chunk: full chunks until `end()`, then the finalizing request (rule 4). The
+   * empty `bytes *\/N` finalize remains for a zero-byte object and for a server that already holds
+   * every byte (a restored or adopted session).
    */
-  #nextChunk(): UploadAction {
+  #nextChunk(now: number): UploadAction {
     const from = this.#persisted;
     const end = this.#queue.endOffset;
-    const size = this.#o.chunkSize;
+    const size = this.#options.chunkSize;
     if (from > end) return NEED_DATA; // a restored session's server is ahead of the source replay
-    if (this.#ended) {
-      const total = this.#total!;
-      if (total - from > size) return this.#sendChunk(from, from + size, false);
-      return this.#sendChunk(from, total, true);
+    if (this.#endedAt !== undefined) {
+      const total = this.#endedAt;
+      return total - from > size ? this.#sendChunk(from, from + size, false, now) : this.#sendChunk(from, total, true, now);
     }
-    if (this.#declaredTotal === undefined) {
-      // Unknown total: a full chunk goes out with `/*` only once a byte beyond it is held. If the data
-      // ends right there instead, end() makes it the final chunk (`/total`, X-Goog-Hash), which saves
-      // the empty `bytes */N` finalize an exact-multiple upload would otherwise need.
-      if (end - from > size) return this.#sendChunk(from, from + size, false);
-      return NEED_DATA;
-    }
-    // Known total: every chunk states it. The chunk that would reach it finalizes the object: only
-    // end() may do that.
-    if (end - from >= size && from + size < this.#declaredTotal) return this.#sendChunk(from, from + size, false);
-    return NEED_DATA;
+    // Unknown total: a full chunk goes out with `/*` only once a byte beyond it is held. Known
+    // total: the chunk that would reach it finalizes the object, and only end() may do that.
+    if (this.#declaredTotal === undefined) return end - from > size ? this.#sendChunk(from, from + size, false, now) : NEED_DATA;
+    return end - from >= size && from + size < this.#declaredTotal ? this.#sendChunk(from, from + size, false, now) : NEED_DATA;
   }
 
-  #sendChunk(from: number, to: number, final: boolean): SendAction {
+  #sendChunk(from: number, to: number, final: boolean, now: number): SendAction {
     const body = this.#queue.views(from, to);
     let hash: string | undefined;
     if (final) {
-      // Digest copies of the acknowledged-bytes state plus the retained tail: the live state must
-      // keep covering only acknowledged bytes, whatever this request's fate.
-      let crc: Checksum | undefined;
-      let md5: Checksum | undefined;
-      if (this.#crc !== undefined) crc = this.#crc.clone();
-      if (this.#md5 !== undefined) md5 = this.#md5.clone();
-      for (const view of body) {
-        crc?.update(view);
-        md5?.update(view);
-      }
-      hash = googHashValue(crc?.digest(), md5?.digest());
+      const digests = this.#ledger.finalizeDigest(body);
+      hash = googHashValue(digests.crc32c, digests.md5);
     }
-    const request = chunkRequest(this.#o, this.#sessionUri!, from, to, body, this.#total, hash);
-    const action = this.#send(final ? "finalize" : "chunk", request, from, to, hash !== undefined);
-    if (to > this.#sent) {
-      this.#sent = to;
-      this.#events.push({ type: "progress", bytesSent: this.#sent, bytesPersisted: this.#persisted });
+    const request = chunkRequest(this.#options, this.#sessionUri!, { from, to, body, total: this.totalSize, hash });
+    const action = this.#send(UPLOADING, final ? "finalize" : "chunk", request, now, from, to);
+    if (to > this.#highestSent) {
+      this.#highestSent = to;
+      this.#events.push({ type: "progress", bytesSent: to, bytesPersisted: this.#persisted });
     }
     return action;
   }
 
-  #send(purpose: RequestPurpose, request: TransportRequest, from = 0, to = 0, carriesHash = false): SendAction {
-    const action: SendAction = { type: "send", id: this.#nextId++, request, purpose, idleTimeoutMs: this.#o.retry.idleTimeoutMs };
-    this.#inFlight = { action, from, to, carriesHash };
+  /** Creates the send action and puts it in flight in `phase` (rule 1). */
+  #send(phase: Exclude<Phase, { name: "backoff" | "verifying" | "done" | "failed" | "cancelled" | "aborted" }>, purpose: RequestPurpose, request: TransportRequest, now: number, from = 0, to = 0): SendAction {
+    const base = { type: "send", id: this.#nextId++, request, purpose, idleTimeoutMs: this.#options.retry.idleTimeoutMs } as const;
+    const action: SendAction = this.#refreshCredentialsNext ? { ...base, refreshCredentials: true } : base;
+    this.#refreshCredentialsNext = false;
+    const pending: Pending = { action, from, to, sentAt: now };
+    this.#phase = phase.name === "cancelling" ? { name: "cancelling", pending } : { ...phase, inFlight: pending };
     return action;
   }
 
   // ---------------------------------------------------------------------------------------------
-  // Event handlers: one switch per state
+  // Reports: every phase × outcome, top-down
   // ---------------------------------------------------------------------------------------------
 
   /**
@@ -611,381 +628,303 @@ export class UploadMachine {
     if (typeof response !== "object" || response === null || typeof response.status !== "number" || typeof response.headers !== "object" || typeof response.body !== "string") {
       throw new ValidationError("onResponse(response)", `expected { status: number, headers: object, body: string }, came ${describeValue(response)}`);
     }
-    const f = this.#settle(id, "onResponse");
-    if (f === undefined) return;
+    const pending = this.#settle(id, "onResponse");
+    if (pending === undefined) return;
+    const phase = this.#phase;
     const status = response.status;
-    switch (this.#state) {
-      case "starting":
-        if (status === 200 || status === 201) {
-          const location = response.headers.location;
-          if (location === undefined || !/^https?:\/\/\S+$/i.test(location.trim())) {
-            return this.#fail(
-              new UploadError(
-                "protocol-violation",
-                `${describeRequest(f.action.request)}: expected ${status} with a Location header holding the session URI, came ${location === undefined ? "none" : "a Location that is not an absolute URL"}`,
-                { status },
-              ),
-            );
-          }
-          this.#sessionUri = location.trim();
-          this.#createdAt = now;
-          this.#state = "uploading";
-          this.#progressed();
-          this.#emitSession();
-          return;
+    if (status === 401 && this.#sessionUri !== undefined && pending.action.refreshCredentials !== true) {
+      // Rule 8: an expired token on a long upload. The phase sends the same request again. (A
+      // start refused 401 has no session to keep: its credentials are simply not accepted.)
+      this.#refreshCredentialsNext = true;
+      return;
+    }
+    const { purpose, request } = pending.action;
+    const refused = (): UploadError => errorForStatus(request, response, { forStart: purpose === "start", carriedHash: purpose === "finalize", sessionUri: this.#sessionUri });
+    switch (phase.name) {
+      case "starting": {
+        if (!isFinal(status)) return isTransientStatus(status) ? this.#backoff(now, pending, this.#transientError(pending, response), { name: "starting" }) : this.#fail(refused());
+        const location = sessionLocationOf(response);
+        if (location === undefined) {
+          const came = response.headers.location === undefined ? "none" : "a Location that is not an absolute URL";
+          return this.#fail(new UploadError("protocol-violation", `${describeRequest(request)}: expected ${status} with a Location header holding the session URI, came ${came}`, { status }));
         }
-        if (transientStatuses.has(status)) return this.#retry(now, this.#transientStatusError(f, response), "starting");
-        return this.#fail(errorForStatus(f.action.request, response, true, false, undefined));
-
+        this.#sessionUri = location;
+        if (this.#options.wallClock !== undefined) this.#createdAt = isoTimestamp(this.#options.wallClock());
+        this.#phase = UPLOADING;
+        this.#retry.onProgress();
+        return this.#emitSession();
+      }
+      case "resuming":
       case "querying":
       case "uploading":
-        if (status === 308) return this.#onIncomplete(f, response, now);
-        if (status === 200 || status === 201) return this.#onFinal(f, response);
-        if (transientStatuses.has(status)) return this.#retry(now, this.#transientStatusError(f, response), "querying");
-        return this.#fail(errorForStatus(f.action.request, response, false, f.carriesHash, this.#sessionUri));
-
+        if (status === 308) return this.#onIncomplete(pending, response, now);
+        if (isFinal(status)) return this.#onFinal(pending, response, now);
+        if (isTransientStatus(status)) return this.#backoff(now, pending, this.#transientError(pending, response), this.#askAgain(pending));
+        return this.#fail(refused());
       case "cancelling":
-        switch (f.action.purpose) {
-          case "cancel":
-            if (cancelledStatuses.has(status)) return this.#finishCancelled();
-            if (transientStatuses.has(status)) return this.#retry(now, this.#transientStatusError(f, response), "cancelling");
-            this.#events.push({ type: "cancel-incomplete", error: errorForStatus(f.action.request, response, false, false, this.#sessionUri) });
-            return this.#finishCancelled();
-          case "start": {
-            const location = response.headers.location;
-            // The session exists even though the caller no longer wants it: learn it, to delete it.
-            if ((status === 200 || status === 201) && location !== undefined && /^https?:\/\/\S+$/i.test(location.trim())) {
-              this.#sessionUri = location.trim();
-            } else if (this.#sessionUri === undefined) {
-              this.#finishCancelled();
-            }
-            return;
-          }
-          default:
-            // A final answer means the object was committed before the cancel reached it.
-            if (status === 200 || status === 201) return this.#onFinal(f, response);
-            return;
+        if (purpose === "start") {
+          // The session exists even though the caller no longer wants it: learn it, to delete it.
+          const location = isFinal(status) ? sessionLocationOf(response) : undefined;
+          if (location !== undefined) this.#sessionUri = location;
+          else if (this.#sessionUri === undefined) this.#finishCancelled();
+          return;
         }
-
+        if (isFinal(status)) return this.#onFinal(pending, response, now);
+        if (purpose !== "cancel") return; // the DELETE follows
+        if (cancelledStatuses.has(status)) return this.#finishCancelled();
+        if (isTransientStatus(status)) return this.#backoff(now, pending, this.#transientError(pending, response), { name: "cancelling" });
+        this.#events.push({ type: "cancel-incomplete", error: refused() });
+        return this.#finishCancelled();
       default:
-        // backoff/terminal states have nothing in flight; #settle returned undefined for them.
-        return;
+        return; // backoff, verifying and terminal phases have nothing in flight
     }
   }
 
   /**
    * Reports that request `id` did not complete: a transport rejection (`network`, `truncated`,
-   * `aborted`) or the driver's stall timer (`timeout`). The outcome is unknown: the machine backs off
-   * and asks the server.
+   * `aborted`, `auth`) or the driver's stall timer (`timeout`). All but `auth` leave the outcome
+   * unknown: the machine backs off and asks the server.
    *
    * @throws UsageError when `id` is not the outstanding request.
    * @throws ValidationError when `failure.kind` is not one of the kinds.
    */
   onError(id: number, failure: TransportFailure, now: number): void {
     if (typeof failure !== "object" || failure === null || !failureKinds.has(failure.kind)) {
-      throw new ValidationError("onError(failure)", `expected { kind: "network" | "timeout" | "aborted" | "truncated" }, came ${describeValue(failure)}`);
+      throw new ValidationError("onError(failure)", `expected { kind: "network" | "timeout" | "aborted" | "truncated" | "auth" }, came ${describeValue(failure)}`);
     }
-    const f = this.#settle(id, "onError");
-    if (f === undefined) return;
-    const error = new UploadError("transient", `${describeRequest(f.action.request)}: ${this.#failureText(failure.kind)}`, {
+    const pending = this.#settle(id, "onError");
+    if (pending === undefined) return;
+    const phase = this.#phase;
+    const what = describeRequest(pending.action.request);
+    const error = new UploadError(isTransientFailure(failure.kind) ? "transient" : "auth", `${what}: ${this.#failureText(failure)}`, {
       cause: failure.cause,
       ...this.#sessionDetail(),
     });
-    switch (this.#state) {
+    const purpose = pending.action.purpose;
+    switch (phase.name) {
       case "starting":
-        return this.#retry(now, error, "starting");
+      case "resuming":
       case "querying":
       case "uploading":
-        return this.#retry(now, error, "querying");
+        if (error.code === "auth") return this.#fail(error);
+        return this.#backoff(now, pending, error, phase.name === "starting" ? { name: "starting" } : this.#askAgain(pending));
       case "cancelling":
-        if (f.action.purpose === "cancel") return this.#retry(now, error, "cancelling");
-        if (f.action.purpose === "start" && this.#sessionUri === undefined) return this.#finishCancelled();
-        return;
+        if (purpose === "start" && this.#sessionUri === undefined) return this.#finishCancelled();
+        if (purpose !== "cancel") return; // the DELETE follows, and answers with the object if it is final
+        if (error.code === "auth") {
+          this.#events.push({ type: "cancel-incomplete", error });
+          return this.#finishCancelled();
+        }
+        return this.#backoff(now, pending, error, { name: "cancelling" });
       default:
         return;
     }
   }
 
+  /** After a failed or unconfirmed request: where the backoff returns to (always a question). */
+  #askAgain(pending: Pending): RetryTarget {
+    const phase = this.#phase;
+    if (phase.name === "resuming") return { name: "resuming", checkpointOffset: phase.checkpointOffset };
+    return { name: "querying", reason: pending.action.purpose === "finalize" ? "final-unconfirmed" : "recover" };
+  }
+
   /** A 308: the server holds `persisted` bytes and waits for more. */
-  #onIncomplete(f: InFlight, response: TransportResponse, now: number): void {
+  #onIncomplete(pending: Pending, response: TransportResponse, now: number): void {
+    const phase = this.#phase;
     const range = response.headers.range;
     const persisted = persistedFromRange(range);
-    const what = describeRequest(f.action.request);
-    if (persisted === undefined) {
-      return this.#fail(new UploadError("protocol-violation", `${what}: expected 308 with "Range: bytes=0-N" or no Range, came Range "${range}"`, this.#sessionDetail(308)));
-    }
-    if (this.#awaitingResume !== undefined) {
-      const from = this.#awaitingResume;
-      if (persisted < from) {
-        return this.#fail(
-          new UploadError("data-lost", `${what}: the checkpoint says ${from} bytes were persisted, the server now holds only ${persisted}; those bytes are gone from memory`, this.#sessionDetail(308)),
-        );
-      }
+    const what = describeRequest(pending.action.request);
+    const violation = (code: UploadErrorCode, message: string): void => this.#fail(new UploadError(code, `${what}: ${message}`, this.#sessionDetail(308)));
+    if (persisted === undefined) return violation("protocol-violation", `expected 308 with "Range: bytes=0-N" or no Range, came Range "${range}"`);
+    if (phase.name === "resuming") {
+      const from = phase.checkpointOffset;
+      if (persisted < from) return violation("data-lost", `the checkpoint says ${from} bytes were persisted, the server now holds only ${persisted}; those bytes are gone from memory`);
       if (this.#declaredTotal !== undefined && persisted > this.#declaredTotal) {
-        return this.#fail(
-          new UploadError("protocol-violation", `${what}: the server holds ${persisted} bytes, more than the declared total size ${this.#declaredTotal}`, this.#sessionDetail(308)),
-        );
+        return violation("protocol-violation", `the server holds ${persisted} bytes, more than the declared total size ${this.#declaredTotal}`);
       }
-      this.#awaitingResume = undefined;
-      this.#events.push({ type: "resumed", checkpointOffset: from, serverOffset: persisted, md5Skipped: this.#md5Skipped });
-      this.#sent = Math.max(this.#sent, persisted);
-      this.#state = "uploading";
+      this.#events.push({ type: "resumed", checkpointOffset: from, serverOffset: persisted, md5Skipped: this.#ledger.md5Skipped });
+      this.#highestSent = Math.max(this.#highestSent, persisted);
+      this.#phase = UPLOADING;
       if (persisted > this.#persisted) this.#advance(persisted);
-      if (this.#ended) this.#checkSourceCoversServer();
-      return;
+      return this.#checkSourceCoversServer();
     }
-    if (persisted > this.#sent) {
-      return this.#fail(
-        new UploadError("protocol-violation", `${what}: the server reports ${persisted} bytes persisted, but only ${this.#sent} were ever sent`, this.#sessionDetail(308)),
-      );
-    }
+    const sent = this.#highestSent;
+    if (persisted > sent) return violation("protocol-violation", `the server reports ${persisted} bytes persisted, but only ${sent} were ever sent`);
     if (persisted < this.#persisted) {
-      return this.#fail(
-        new UploadError(
-          "data-lost",
-          `${what}: the server had confirmed ${this.#persisted} bytes, now reports ${persisted}; bytes below ${this.#queue.oldestOffset} were released and cannot be resent`,
-          this.#sessionDetail(308),
-        ),
-      );
+      return violation("data-lost", `the server had confirmed ${this.#persisted} bytes, now reports ${persisted}; bytes below ${this.#queue.oldestOffset} were released and cannot be resent`);
     }
-    if (persisted < this.#sent) this.#events.push({ type: "rewind", from: this.#sent, to: persisted });
-    const advanced = persisted > this.#persisted;
-    this.#state = "uploading";
-    if (advanced) this.#advance(persisted);
-    else if (f.to > f.from || f.action.purpose === "finalize") {
-      // The server kept none of what was just sent: count it as a failed attempt, or a server that
-      // always answers so would keep this machine sending forever.
-      const error = new UploadError(
-        "transient",
-        `${what}: expected the server to keep some of the ${f.to - f.from} bytes sent, came 308 with the persisted offset still at ${persisted}`,
-        this.#sessionDetail(308),
-      );
-      this.#retry(now, error, "uploading");
+    if (persisted < sent) this.#events.push({ type: "rewind", from: sent, to: persisted });
+    this.#phase = UPLOADING;
+    if (persisted > this.#persisted) return this.#advance(persisted);
+    if (pending.to > pending.from || pending.action.purpose === "finalize") {
+      // The server kept none of what was just sent: a failed attempt, or a server that always
+      // answers so would keep this machine sending forever.
+      const kept = `expected the server to keep some of the ${pending.to - pending.from} bytes sent, came 308 with the persisted offset still at ${persisted}`;
+      this.#backoff(now, pending, new UploadError("transient", `${what}: ${kept}`, this.#sessionDetail(308)), { name: "uploading" });
     }
   }
 
-  /** A 200/201 to a session request: the object is final. Verify it, then done. */
-  #onFinal(f: InFlight, response: TransportResponse): void {
-    const what = describeRequest(f.action.request);
+  /** A 200/201 to a session request: an object resource means the object exists (rule 7). */
+  #onFinal(pending: Pending, response: TransportResponse, now: number): void {
+    const phase = this.#phase;
+    const what = describeRequest(pending.action.request);
     const status = response.status;
-    const object = objectOf(response);
-    if (typeof object === "string") return this.#fail(new UploadError("protocol-violation", `${what}: ${object}`, this.#sessionDetail(status)));
-    let size: number | undefined;
-    if (object.size !== undefined) {
-      size = typeof object.size === "string" && /^\d{1,16}$/.test(object.size) ? Number(object.size) : Number.NaN;
-      if (!Number.isSafeInteger(size)) {
-        return this.#fail(new UploadError("protocol-violation", `${what}: expected the object's size as a decimal string, came ${JSON.stringify(object.size)}`, this.#sessionDetail(status)));
-      }
-    } else if (this.#o.target.kind === "json") {
-      return this.#fail(new UploadError("protocol-violation", `${what}: expected the object resource to state its size, came none`, this.#sessionDetail(status)));
+    const found = finalObjectOf(response, this.#options.target);
+    if (found.kind === "incomplete") {
+      // Rule 2: the object may be committed; only the session can say.
+      const error = new UploadError("transient", `${what}: ${found.problem} (outcome unknown)`, this.#sessionDetail(status));
+      if (phase.name === "cancelling") return this.#backoff(now, pending, error, { name: "cancelling" });
+      return this.#backoff(now, pending, error, phase.name === "resuming" ? { name: "resuming", checkpointOffset: phase.checkpointOffset } : { name: "querying", reason: "final-unconfirmed" });
     }
+    if (found.kind === "invalid") {
+      if (phase.name === "cancelling" && pending.action.purpose === "cancel") return this.#finishCancelled(); // a DELETE's plain 200: gone
+      return this.#fail(new UploadError("protocol-violation", `${what}: ${found.problem}`, this.#sessionDetail(status)));
+    }
+    const { object, size } = found;
+    const violation = (message: string): void => this.#fail(new UploadError("protocol-violation", `${what}: ${message}`, this.#sessionDetail(status)));
+    const committedBeforeCancel = phase.name === "cancelling";
+    if (phase.name === "resuming" || (committedBeforeCancel && this.#endedAt === undefined)) {
+      // A former process (or this one, before a cancel) finalized the object: check what can be
+      // checked now, then read the rest of the source to compare (or, cancelling, report it).
+      const from = this.#resumeOffset;
+      const expected = this.#declaredTotal;
+      if (size !== undefined && ((expected !== undefined && size !== expected) || size < Math.max(from, this.#persisted))) {
+        return violation(`the session's object is already final with ${size} bytes, expected ${expected ?? `at least ${Math.max(from, this.#persisted)}`}`);
+      }
+      const known = size ?? Math.max(from, this.#persisted);
+      if (phase.name === "resuming") this.#events.push({ type: "resumed", checkpointOffset: phase.checkpointOffset, serverOffset: known, md5Skipped: this.#ledger.md5Skipped });
+      if (committedBeforeCancel) return this.#finishDone(object, known, true);
+      this.#persisted = Math.max(this.#persisted, known);
+      this.#highestSent = Math.max(this.#highestSent, known);
+      this.#ledger.absorb(this.#queue.release(this.#queue.endOffset));
+      this.#phase = { name: "verifying", object, size };
+      if (this.#endedAt !== undefined) this.#verifyFoundObject(object, size);
+      return;
+    }
+    if (this.#endedAt === undefined) {
+      return violation(`the server finalized the object${size === undefined ? "" : ` at ${size} bytes`}, but end() has not been called (${this.#queue.endOffset} bytes written so far)`);
+    }
+    const total = this.#endedAt;
+    if (size !== undefined && size !== total) return violation(`expected an object of ${total} bytes, came one of ${size}`);
+    if (total > this.#highestSent) return violation(`the server finalized ${total} bytes, but only ${this.#highestSent} were ever sent`);
+    const verified = this.#ledger.verify(object, this.#queue.views(this.#queue.oldestOffset, this.#queue.endOffset));
+    if (!verified.ok) return this.#fail(new UploadError(verified.code, `${what}: ${verified.message}`, this.#sessionDetail(status)));
+    this.#finishDone(object, total, committedBeforeCancel);
+  }
 
-    if (this.#awaitingResume !== undefined && !(this.#ended && size === this.#total)) {
-      // A former process finalized the object before it could record so. Its finalizing request
-      // carried the checksum; all that can be checked here is the size.
-      if (size !== undefined && ((this.#total !== undefined && size !== this.#total) || size < this.#awaitingResume)) {
-        return this.#fail(
-          new UploadError(
-            "protocol-violation",
-            `${what}: the session's object is already final with ${size} bytes, expected ${this.#total ?? `at least ${this.#awaitingResume}`}`,
-            this.#sessionDetail(status),
-          ),
-        );
-      }
-      this.#events.push({ type: "resumed", checkpointOffset: this.#awaitingResume, serverOffset: size ?? this.#awaitingResume, md5Skipped: this.#md5Skipped });
-      this.#awaitingResume = undefined;
-      return this.#finishDone(object, size ?? this.#persisted);
+  /** `verifying` and the source has ended: its size and digests against the object found final. */
+  #verifyFoundObject(object: ObjectResource, size: number | undefined): void {
+    const written = this.#queue.endOffset;
+    const what = `the session's object (found final${size === undefined ? "" : `, ${size} bytes`})`;
+    if (size !== undefined && written !== size) {
+      return this.#fail(new UploadError("checksum-mismatch", `${what}: expected the source to have the object's ${size} bytes, came ${written}: these are not the bytes the session was given`, this.#sessionDetail()));
     }
-
-    if (!this.#ended) {
-      return this.#fail(
-        new UploadError(
-          "protocol-violation",
-          `${what}: the server finalized the object${size === undefined ? "" : ` at ${size} bytes`}, but end() has not been called (${this.#queue.endOffset} bytes written so far)`,
-          this.#sessionDetail(status),
-        ),
-      );
-    }
-    const total = this.#total!;
-    if (size !== undefined && size !== total) {
-      return this.#fail(new UploadError("protocol-violation", `${what}: expected an object of ${total} bytes, came one of ${size}`, this.#sessionDetail(status)));
-    }
-    if (this.#awaitingResume === undefined && total > this.#sent) {
-      return this.#fail(
-        new UploadError("protocol-violation", `${what}: the server finalized ${total} bytes, but only ${this.#sent} were ever sent`, this.#sessionDetail(status)),
-      );
-    }
-    // Full checksums: acknowledged state (copied) plus every retained byte up to the end.
-    const tail = this.#queue.views(this.#queue.oldestOffset, this.#queue.endOffset);
-    if (this.#crc !== undefined && typeof object.crc32c === "string") {
-      const crc = this.#crc.clone();
-      for (const view of tail) crc.update(view);
-      const ours = crc.digest();
-      if (!sameBase64(object.crc32c, ours)) {
-        return this.#fail(
-          new UploadError("checksum-mismatch", `${what}: expected the object's CRC32C to be ${encodeBase64(ours)}, came ${object.crc32c}`, this.#sessionDetail(status)),
-        );
-      }
-    }
-    if (this.#md5 !== undefined && typeof object.md5Hash === "string") {
-      const md5 = this.#md5.clone();
-      for (const view of tail) md5.update(view);
-      const ours = md5.digest();
-      if (!sameBase64(object.md5Hash, ours)) {
-        return this.#fail(
-          new UploadError("checksum-mismatch", `${what}: expected the object's MD5 to be ${encodeBase64(ours)}, came ${object.md5Hash}`, this.#sessionDetail(status)),
-        );
-      }
-    }
-    this.#awaitingResume = undefined;
-    this.#finishDone(object, total);
+    const verified = this.#ledger.verify(object);
+    if (!verified.ok) return this.#fail(new UploadError(verified.code, `${what}: ${verified.message}`, this.#sessionDetail()));
+    this.#finishDone(object, size ?? written, false);
   }
 
   // ---------------------------------------------------------------------------------------------
   // Transitions
   // ---------------------------------------------------------------------------------------------
 
-  /** Takes the outstanding request `id`; `undefined` when it was abandoned by a terminal transition. */
-  #settle(id: number, call: string): InFlight | undefined {
-    const f = this.#inFlight;
-    if (f !== undefined && f.action.id === id) {
-      this.#inFlight = undefined;
-      return f;
+  /** Takes request `id` out of the phase; `undefined` when it was abandoned by a terminal transition. */
+  #settle(id: number, call: string): Pending | undefined {
+    const phase = this.#phase;
+    const pending = phase.name === "cancelling" ? phase.pending : "inFlight" in phase ? phase.inFlight : undefined;
+    if (pending !== undefined && pending.action.id === id) {
+      this.#phase = withoutRequest(phase);
+      return pending;
     }
-    if (this.#abandoned === id) {
-      this.#abandoned = undefined;
+    if ("abandoned" in phase && phase.abandoned === id) {
+      this.#phase = { name: phase.name, error: phase.error };
       return undefined;
     }
-    throw new UsageError(`${call}(${String(id)}): expected the id of the outstanding request (${f === undefined ? "there is none" : f.action.id}), came one that is unknown or already settled`);
+    const outstanding = pending === undefined ? "there is none" : String(pending.action.id);
+    throw new UsageError(`${call}(${String(id)}): expected the id of the outstanding request (${outstanding}), came one that is unknown or already settled`);
   }
 
-  /** The persisted offset advanced: release, absorb, reset the retry budget. */
+  /** The persisted offset advanced: release into the ledger, reset the retry budget. */
   #advance(persisted: number): void {
     this.#persisted = persisted;
     const releasable = Math.min(persisted, this.#queue.endOffset);
-    if (releasable > this.#queue.oldestOffset) this.#release(releasable);
-    this.#progressed();
-    this.#events.push({ type: "progress", bytesSent: this.#sent, bytesPersisted: persisted });
+    if (releasable > this.#queue.oldestOffset) this.#ledger.absorb(this.#queue.release(releasable));
+    this.#retry.onProgress();
+    this.#events.push({ type: "progress", bytesSent: this.#highestSent, bytesPersisted: persisted });
   }
 
-  /** Drops acknowledged bytes, feeding them to the running checksums first (each byte exactly once). */
-  #release(upTo: number): void {
-    const crc = this.#crc;
-    const md5 = this.#md5;
-    for (const view of this.#queue.release(upTo)) {
-      crc?.update(view);
-      md5?.update(view);
+  /** A transient failure: back off, then `then`; or give up when the budget or the deadline is spent. */
+  #backoff(now: number, pending: Pending, error: UploadError, then: RetryTarget): void {
+    const decision = this.#retry.onFailure(now, pending.sentAt);
+    if ("retryAt" in decision) {
+      this.#phase = { name: "backoff", until: decision.retryAt, then };
+      this.#events.push({ type: "retry", attempt: decision.attempt, delayMs: decision.delayMs, error });
+      return;
     }
-  }
-
-  /** Progress ends a recovery: the attempt budget and the deadline start afresh. */
-  #progressed(): void {
-    this.#failures = 0;
-    this.#recoveryStart = undefined;
-  }
-
-  /** A transient failure: back off, then `next`; or give up when the budget or the deadline is spent. */
-  #retry(now: number, error: UploadError, next: "starting" | "querying" | "uploading" | "cancelling"): void {
-    const retry = this.#o.retry;
-    this.#failures += 1;
-    const attempt = this.#failures;
-    const giveUp = (code: "retries-exhausted" | "deadline-exceeded", message: string): void => {
-      const final = new UploadError(code, `${message}; last error: ${error.message}`, {
-        cause: error,
-        ...(error.status === undefined ? {} : { status: error.status }),
-        ...(error.serverMessage === undefined ? {} : { serverMessage: error.serverMessage }),
-        ...this.#sessionDetail(),
-      });
-      if (next === "cancelling") {
-        this.#events.push({ type: "cancel-incomplete", error: final });
-        this.#finishCancelled();
-      } else {
-        this.#fail(final);
-      }
-    };
-    if (attempt >= retry.maxAttempts) {
-      return giveUp("retries-exhausted", `gave up after ${attempt} failed attempt${attempt === 1 ? "" : "s"} in a row without progress (persisted offset ${this.#persisted}, maxAttempts ${retry.maxAttempts})`);
-    }
-    this.#recoveryStart ??= now;
-    const delay = this.#backoff(attempt);
-    if (now + delay - this.#recoveryStart > retry.deadlineMs) {
-      return giveUp(
-        "deadline-exceeded",
-        `no progress for ${now - this.#recoveryStart} ms; the next retry (in ${delay} ms) would begin after the ${retry.deadlineMs} ms deadline (persisted offset ${this.#persisted})`,
-      );
-    }
-    this.#backoffUntil = now + delay;
-    this.#afterBackoff = next;
-    this.#state = "backoff";
-    this.#events.push({ type: "retry", attempt, delayMs: delay, error });
-  }
-
-  /** `min(maxDelay, initial · multiplier^(attempt-1))`, jittered by the injected random source. */
-  #backoff(attempt: number): number {
-    const { initialDelayMs, maxDelayMs, multiplier, jitter } = this.#o.retry;
-    const base = Math.min(maxDelayMs, initialDelayMs * multiplier ** (attempt - 1));
-    if (jitter === "none") return Math.round(base);
-    const drawn = Number(this.#o.random());
-    // A misbehaving random source must not produce a negative or infinite wait.
-    const r = Number.isFinite(drawn) ? Math.min(Math.max(drawn, 0), 1) : 0.5;
-    return Math.round(jitter === "full" ? r * base : base / 2 + (r * base) / 2);
+    const { maxAttempts, deadlineMs } = this.#retry.options;
+    const why =
+      decision.giveUp === "retries-exhausted"
+        ? `gave up after ${decision.attempt} failed attempt${decision.attempt === 1 ? "" : "s"} in a row without progress (persisted offset ${this.#persisted}, maxAttempts ${maxAttempts})`
+        : `no progress for ${decision.elapsedMs} ms; the next retry (in ${decision.delayMs} ms) would begin after the ${deadlineMs} ms deadline (persisted offset ${this.#persisted})`;
+    const final = new UploadError(decision.giveUp, `${why}; last error: ${error.message}`, {
+      cause: error,
+      ...(error.status === undefined ? {} : { status: error.status }),
+      ...(error.serverMessage === undefined ? {} : { serverMessage: error.serverMessage }),
+      ...this.#sessionDetail(),
+    });
+    if (then.name !== "cancelling") return this.#fail(final);
+    this.#events.push({ type: "cancel-incomplete", error: final });
+    this.#finishCancelled();
   }
 
   #fail(error: UploadError): void {
-    this.#abandonInFlight();
-    this.#state = "failed";
-    this.#error = error;
+    this.#end("failed", error);
   }
 
-  #finishDone(object: ObjectResource, total: number): void {
+  /** Enters a terminal phase with an error, abandoning the request in flight (rule 5). */
+  #end(name: "failed" | "cancelled" | "aborted", error: UploadError): void {
+    const phase = this.#phase;
+    const pending = phase.name === "cancelling" ? phase.pending : "inFlight" in phase ? phase.inFlight : undefined;
+    this.#phase = pending === undefined ? { name, error } : { name, error, abandoned: pending.action.id };
+  }
+
+  #finishDone(object: ObjectResource, total: number, committedBeforeCancel: boolean): void {
     this.#persisted = Math.max(this.#persisted, total);
-    this.#sent = Math.max(this.#sent, total);
+    this.#highestSent = Math.max(this.#highestSent, total);
     // Nothing will be resent: let the caller's buffers go (the checksums are no longer needed).
     this.#queue.release(this.#queue.endOffset);
-    this.#object = object;
-    this.#state = "done";
-    this.#events.push({ type: "progress", bytesSent: this.#sent, bytesPersisted: this.#persisted });
+    this.#phase = { name: "done", object, committedBeforeCancel };
+    this.#events.push({ type: "progress", bytesSent: this.#highestSent, bytesPersisted: this.#persisted });
   }
 
   #finishCancelled(): void {
-    this.#abandonInFlight();
-    this.#state = "cancelled";
-    this.#error = new UploadError(
-      "cancelled",
-      this.#sessionUri === undefined ? "the upload was cancelled before a session existed" : "the upload was cancelled and its session deleted",
-      this.#sessionDetail(),
-    );
-  }
-
-  #abandonInFlight(): void {
-    if (this.#inFlight !== undefined) {
-      this.#abandoned = this.#inFlight.action.id;
-      this.#inFlight = undefined;
-    }
+    const message = this.#sessionUri === undefined ? "the upload was cancelled before a session existed" : "the upload was cancelled and its session deleted";
+    this.#end("cancelled", new UploadError("cancelled", message, this.#sessionDetail()));
   }
 
   /** After a restore, the source must reach the offset the server already holds. */
   #checkSourceCoversServer(): void {
     const end = this.#queue.endOffset;
-    if (this.#ended && this.#persisted > end) {
-      this.#fail(
-        new UploadError(
-          "invalid-checkpoint",
-          `the source ended at ${end} bytes, but the server already holds ${this.#persisted} bytes of this upload: this is not the source the session was started with`,
-          this.#sessionDetail(),
-        ),
-      );
-    }
+    if (this.#endedAt === undefined || this.#persisted <= end) return;
+    this.#fail(
+      new UploadError(
+        "invalid-checkpoint",
+        `the source ended at ${end} bytes, but the server already holds ${this.#persisted} bytes of this upload: this is not the source the session was started with`,
+        this.#sessionDetail(),
+      ),
+    );
   }
 
   #assertOpen(call: string): void {
+    const phase = this.#phase;
     if (this.isFinished) {
-      throw new UsageError(`${call} after the upload ${this.#state === "failed" ? "failed" : `was ${this.#state}`}: expected an upload in progress`, {
-        ...(this.#error === undefined ? {} : { cause: this.#error }),
+      const error = this.error;
+      throw new UsageError(`${call} after the upload ${phase.name === "failed" ? "failed" : `was ${phase.name}`}: expected an upload in progress`, {
+        ...(error === undefined ? {} : { cause: error }),
       });
     }
     if (this.#cancelRequested) throw new UsageError(`${call} after cancel(): expected an upload in progress`);
-    if (this.#ended) throw new UsageError(`${call} after end(): the upload's length was already decided`);
+    if (this.#endedAt !== undefined) throw new UsageError(`${call} after end(): the upload's length was already decided`);
   }
 
   #emitSession(): void {
@@ -1000,26 +939,30 @@ export class UploadMachine {
     };
   }
 
-  #transientStatusError(f: InFlight, response: TransportResponse): UploadError {
-    const error = errorForStatus(f.action.request, response, false, false, undefined);
-    const came = `came ${response.status}${error.serverMessage === undefined ? "" : ` "${error.serverMessage}"`}`;
-    return new UploadError("transient", `${describeRequest(f.action.request)}: expected a definitive answer, ${came} (transient)`, {
+  #transientError(pending: Pending, response: TransportResponse): UploadError {
+    const serverMessage = serverMessageOf(response.body);
+    const came = `came ${response.status}${serverMessage === undefined ? "" : ` "${serverMessage}"`}`;
+    return new UploadError("transient", `${describeRequest(pending.action.request)}: expected a definitive answer, ${came} (transient)`, {
       status: response.status,
-      ...(error.serverMessage === undefined ? {} : { serverMessage: error.serverMessage }),
+      ...(serverMessage === undefined ? {} : { serverMessage }),
       ...this.#sessionDetail(),
     });
   }
 
-  #failureText(kind: TransportErrorKind): string {
-    switch (kind) {
+  #failureText(failure: TransportFailure): string {
+    switch (failure.kind) {
       case "network":
         return "the connection failed before a complete response arrived (outcome unknown)";
       case "timeout":
-        return `no progress for ${this.#o.retry.idleTimeoutMs} ms: the request stalled and was abandoned (outcome unknown)`;
+        return `no progress for ${this.#options.retry.idleTimeoutMs} ms: the request stalled and was abandoned (outcome unknown)`;
       case "aborted":
         return "the request was aborted before it completed (outcome unknown)";
       case "truncated":
         return "the response was cut short (outcome unknown)";
+      case "auth": {
+        const reason = failure.cause instanceof Error ? failure.cause.message : typeof failure.cause === "string" ? failure.cause : "no reason given";
+        return `no credentials could be obtained for this request (not retried): ${reason}`;
+      }
     }
   }
 }

@@ -136,9 +136,11 @@ export interface RetryOptions {
    */
   readonly maxAttempts?: number;
   /**
-   * How long one recovery may last: measured from the first failure after the last progress; a retry
-   * that would begin later than that fails the upload with `deadline-exceeded` instead. Progress ends
-   * the recovery. Default 600000 (10 minutes).
+   * The overall bound on time without progress, ms: measured from when the first failing attempt
+   * since the last progress was sent (a stalled request's wait counts); a retry that would begin
+   * later than that fails the upload with `deadline-exceeded` instead. Progress (the persisted
+   * offset advancing) opens a fresh window, like the attempt budget. Default 300000 (5 minutes), so
+   * a server that never answers holds an upload about five minutes, not ten stalls' worth.
    */
   readonly deadlineMs?: number;
   /**
@@ -157,6 +159,12 @@ export interface UploadOptions {
   readonly target: UploadTarget;
   /** Randomness for backoff jitter (core draws none of its own). Must return numbers in [0, 1). */
   readonly random: RandomSource;
+  /**
+   * The wall clock, epoch milliseconds, read once when a session is created to stamp the
+   * checkpoint's `createdAt` (ISO 8601): sessions last about a week. Without it, checkpoints carry
+   * no `createdAt`. Core reads no clock of its own; `poll(now)` stays the monotonic time source.
+   */
+  readonly wallClock?: () => number;
   /** Sent as `Origin` on the session start, so a browser may use the session (CORS). */
   readonly origin?: string;
   /** Customer-supplied encryption key; its three headers go on every request, DELETE included. */

@@ -5,7 +5,7 @@
  */
 import { encodeBase64, decodeBase64 } from "./base64.js";
 import { UploadError, redactSessionUri } from "./errors.js";
-import type { ResolvedJsonTarget, ResolvedOptions } from "./resolve-options.js";
+import type { ResolvedJsonTarget, ResolvedOptions, ResolvedTarget } from "./resolve-options.js";
 import type { TransportRequest, TransportResponse } from "./transport.js";
 import { encodeUtf8 } from "./utf8.js";
 
@@ -33,9 +33,6 @@ export interface ObjectResource {
   /** Any other field of the resource. */
   readonly [field: string]: unknown;
 }
-
-/** Statuses that mean "try again later": the outcome of the request is unknown or refused for now. */
-export const transientStatuses: ReadonlySet<number> = new Set([408, 429, 500, 502, 503, 504]);
 
 /** Statuses a DELETE of the session may answer to mean "the session is gone". */
 export const cancelledStatuses: ReadonlySet<number> = new Set([499, 204, 200, 404, 410]);
@@ -105,23 +102,27 @@ export function startRequest(options: ResolvedOptions, totalSize: number | undef
   throw new Error("startRequest: a session target has no start request");
 }
 
-/**
- * A chunk PUT carrying bytes [from, to) of the stream, or an empty finalizing PUT when from === to.
- * `total` is stated when known; `hash` (an X-Goog-Hash value) only on the finalizing request.
- */
-export function chunkRequest(
-  options: ResolvedOptions,
-  sessionUri: string,
-  from: number,
-  to: number,
-  body: readonly Uint8Array[],
-  total: number | undefined,
-  hash: string | undefined,
-): TransportRequest {
+/** What a chunk PUT carries (see {@link chunkRequest}). */
+export interface ChunkFields {
+  /** Stream offset of the first byte carried. */
+  readonly from: number;
+  /** Stream offset just past the last byte carried; `from === to` for the empty finalize. */
+  readonly to: number;
+  /** Views of bytes [from, to). */
+  readonly body: readonly Uint8Array[];
+  /** The total size, stated when known (it makes the request final when `to` reaches it). */
+  readonly total: number | undefined;
+  /** The X-Goog-Hash value, only on the finalizing request. */
+  readonly hash: string | undefined;
+}
+
+/** A chunk PUT carrying bytes [from, to) of the stream, or an empty finalizing PUT when from === to. */
+export function chunkRequest(options: ResolvedOptions, sessionUri: string, chunk: ChunkFields): TransportRequest {
+  const { from, to, total, hash } = chunk;
   const range = from === to ? `bytes */${total ?? "*"}` : `bytes ${from}-${to - 1}/${total ?? "*"}`;
   const headers: Record<string, string> = { "content-length": String(to - from), "content-range": range };
   if (hash !== undefined) headers["x-goog-hash"] = hash;
-  return { method: "PUT", url: sessionUri, headers: withCommon(options, headers), body, bodyLength: to - from };
+  return { method: "PUT", url: sessionUri, headers: withCommon(options, headers), body: chunk.body, bodyLength: to - from };
 }
 
 /** The status query: an empty PUT asking how many bytes the server holds. */
@@ -196,21 +197,33 @@ export function parseGoogHash(header: string | undefined): { crc32c?: string; md
 
 /**
  * The object resource a 200/201 carries: the JSON body, or for the XML API (empty body) the
- * `x-goog-*` headers. A string says what was wrong instead.
+ * `x-goog-*` headers.
  */
-export function objectOf(response: TransportResponse): ObjectResource | string {
+export type ObjectReading =
+  | { readonly kind: "object"; readonly object: ObjectResource }
+  /** The body begins as a JSON object but is cut short: the message may have lost its end (outcome unknown). */
+  | { readonly kind: "incomplete"; readonly problem: string }
+  /** The answer is not an object resource at all. */
+  | { readonly kind: "invalid"; readonly problem: string };
+
+/** Reads the object resource of a 200/201 (see {@link ObjectReading}). */
+export function objectOf(response: TransportResponse): ObjectReading {
   const text = response.body.trim();
   if (text !== "") {
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
     } catch {
-      return `expected the object resource as JSON, came ${text.length} characters that are not JSON`;
+      // A cut JSON object (even in a complete HTTP message whose Content-Length matched) says nothing
+      // about whether the object was committed; anything else was never an object resource.
+      return text.startsWith("{")
+        ? { kind: "incomplete", problem: `expected the object resource as JSON, came ${text.length} characters of JSON cut short` }
+        : { kind: "invalid", problem: `expected the object resource as JSON, came ${text.length} characters that are not JSON` };
     }
     if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-      return "expected the object resource as a JSON object, came another JSON value";
+      return { kind: "invalid", problem: "expected the object resource as a JSON object, came another JSON value" };
     }
-    return parsed as ObjectResource;
+    return { kind: "object", object: parsed as ObjectResource };
   }
   const headers = response.headers;
   const hash = parseGoogHash(headers["x-goog-hash"]);
@@ -220,8 +233,47 @@ export function objectOf(response: TransportResponse): ObjectResource | string {
   if (headers["x-goog-metageneration"] !== undefined) object.metageneration = headers["x-goog-metageneration"].trim();
   if (hash.crc32c !== undefined) object.crc32c = hash.crc32c;
   if (hash.md5 !== undefined) object.md5Hash = hash.md5;
-  if (Object.keys(object).length === 0) return "expected the object resource (a JSON body or x-goog-* headers), came an empty response";
-  return object;
+  if (Object.keys(object).length === 0) return { kind: "invalid", problem: "expected the object resource (a JSON body or x-goog-* headers), came an empty response" };
+  return { kind: "object", object };
+}
+
+/** A final object, checked against the target: its size as a number, when stated. */
+export type FinalObject =
+  | { readonly kind: "object"; readonly object: ObjectResource; readonly size: number | undefined }
+  | { readonly kind: "incomplete"; readonly problem: string }
+  | { readonly kind: "invalid"; readonly problem: string };
+
+/**
+ * Reads and checks the object resource of a final answer: the size must be a decimal string (and
+ * stated at all on the JSON API), and on the JSON API `bucket`/`name`, when stated, must be the
+ * target's: an object of another name is not the upload's object.
+ */
+export function finalObjectOf(response: TransportResponse, target: ResolvedTarget): FinalObject {
+  const reading = objectOf(response);
+  if (reading.kind !== "object") return reading;
+  const object = reading.object;
+  let size: number | undefined;
+  if (object.size !== undefined) {
+    size = typeof object.size === "string" && /^\d{1,16}$/.test(object.size) ? Number(object.size) : Number.NaN;
+    if (!Number.isSafeInteger(size)) return { kind: "invalid", problem: `expected the object's size as a decimal string, came ${JSON.stringify(object.size)}` };
+  } else if (target.kind === "json") {
+    return { kind: "invalid", problem: "expected the object resource to state its size, came none" };
+  }
+  if (target.kind === "json") {
+    for (const field of ["bucket", "name"] as const) {
+      const value = object[field];
+      if (value !== undefined && value !== target[field]) {
+        return { kind: "invalid", problem: `expected the object's ${field} to be ${JSON.stringify(target[field])} (the upload's target), came ${JSON.stringify(value)}` };
+      }
+    }
+  }
+  return { kind: "object", object, size };
+}
+
+/** The session URI a start answer's `Location` names, when it is an absolute http(s) URL. */
+export function sessionLocationOf(response: TransportResponse): string | undefined {
+  const location = response.headers.location?.trim();
+  return location !== undefined && /^https?:\/\/\S+$/i.test(location) ? location : undefined;
 }
 
 /** True when two base64 texts encode the same bytes (tolerates formatting; false when either is malformed). */
@@ -238,21 +290,19 @@ export function describeRequest(request: TransportRequest): string {
   return `${request.method} ${redactSessionUri(request.url)}${range === undefined ? "" : ` (${range})`}`;
 }
 
-/**
- * The typed error for a definitive (non-transient) HTTP refusal.
- *
- * @param forStart - true for the session-creating request, where 404 means "no such bucket", not
- *   "session gone".
- * @param carriedHash - true when the refused request carried X-Goog-Hash (a 400 then may be the
- *   checksum check).
- */
-export function errorForStatus(
-  request: TransportRequest,
-  response: TransportResponse,
-  forStart: boolean,
-  carriedHash: boolean,
-  sessionUri: string | undefined,
-): UploadError {
+/** What {@link errorForStatus} needs to know about the refused request. */
+export interface RefusalContext {
+  /** The session-creating request, where 404 means "no such bucket", not "session gone". */
+  readonly forStart?: boolean;
+  /** The refused request carried X-Goog-Hash (a 400 then may be the checksum check). */
+  readonly carriedHash?: boolean;
+  /** The session involved (only its redacted id reaches the error). */
+  readonly sessionUri?: string | undefined;
+}
+
+/** The typed error for a definitive (non-transient) HTTP refusal. */
+export function errorForStatus(request: TransportRequest, response: TransportResponse, context: RefusalContext = {}): UploadError {
+  const { forStart = false, carriedHash = false, sessionUri } = context;
   const status = response.status;
   const serverMessage = serverMessageOf(response.body);
   const details = {

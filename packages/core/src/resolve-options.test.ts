@@ -69,7 +69,7 @@ describe("resolveOptions", () => {
     expect(resolved).toMatchObject({
       target: { kind: "json", endpoint: "https://storage.googleapis.com", bucket: "bkt", name: "obj", metadata: {}, query: [] },
       chunkSize: 8 * 1024 * 1024,
-      retry: { initialDelayMs: 1000, maxDelayMs: 32_000, multiplier: 2, jitter: "equal", maxAttempts: 10, deadlineMs: 600_000, idleTimeoutMs: 60_000 },
+      retry: { initialDelayMs: 1000, maxDelayMs: 32_000, multiplier: 2, jitter: "equal", maxAttempts: 10, deadlineMs: 300_000, idleTimeoutMs: 60_000 },
       checksum: "none",
       commonHeaders: {},
     });

@@ -7,7 +7,9 @@
 import { decodeBase64 } from "./base64.js";
 import type { Checksum, Crc32cChecksum } from "./checksum.js";
 import type { RandomSource } from "./clock.js";
+import { describeValue } from "./describe.js";
 import { ValidationError } from "./errors.js";
+import { fnv1a64 } from "./fnv1a.js";
 import {
   CHUNK_GRANULARITY,
   DEFAULT_CHUNK_SIZE,
@@ -19,7 +21,7 @@ import {
   type PredefinedAcl,
   type UploadOptions,
 } from "./options.js";
-import { encodeUtf8, hasLoneSurrogate, utf8Length } from "./utf8.js";
+import { hasLoneSurrogate, utf8Length } from "./utf8.js";
 
 /** Retry policy with every default filled in. */
 export interface ResolvedRetry {
@@ -52,6 +54,7 @@ export type ResolvedTarget =
 export interface ResolvedOptions {
   readonly target: ResolvedTarget;
   readonly random: RandomSource;
+  readonly wallClock?: () => number;
   readonly origin?: string;
   /** Headers every request carries: extra headers, user agent, encryption key. */
   readonly commonHeaders: Readonly<Record<string, string>>;
@@ -93,13 +96,6 @@ const reservedHeaders = new Set([
 
 const headerName = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
-function describe(value: unknown): string {
-  if (value === null) return "null";
-  if (typeof value === "string") return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
-  if (typeof value === "number" || typeof value === "boolean" || typeof value === "bigint") return String(value);
-  if (Array.isArray(value)) return "an array";
-  return typeof value === "object" ? "an object" : typeof value;
-}
 
 /**
  * Why `bucket` is not a valid GCS bucket name, or `undefined` when it is.
@@ -109,25 +105,25 @@ function describe(value: unknown): string {
  * start with `goog`, does not contain `google`; is not an IPv4 address.
  */
 export function bucketNameProblem(bucket: unknown): string | undefined {
-  if (typeof bucket !== "string") return `expected a string, came ${describe(bucket)}`;
+  if (typeof bucket !== "string") return `expected a string, came ${describeValue(bucket)}`;
   const dotted = bucket.includes(".");
   const max = dotted ? 222 : 63;
   if (bucket.length < 3 || bucket.length > max) {
     return `expected 3 to ${max} characters${dotted ? "" : " (222 with dots)"}, came ${bucket.length}`;
   }
   if (!/^[a-z0-9._-]+$/.test(bucket)) {
-    return `expected only lowercase letters, digits, "-", "_" and ".", came ${describe(bucket)}`;
+    return `expected only lowercase letters, digits, "-", "_" and ".", came ${describeValue(bucket)}`;
   }
   if (!/^[a-z0-9]/.test(bucket) || !/[a-z0-9]$/.test(bucket)) {
-    return `expected to start and end with a letter or digit, came ${describe(bucket)}`;
+    return `expected to start and end with a letter or digit, came ${describeValue(bucket)}`;
   }
   if (dotted && bucket.split(".").some((part) => part.length === 0 || part.length > 63)) {
-    return `expected each dot-separated part to be 1 to 63 characters, came ${describe(bucket)}`;
+    return `expected each dot-separated part to be 1 to 63 characters, came ${describeValue(bucket)}`;
   }
-  if (bucket.startsWith("goog")) return `bucket names may not start with "goog", came ${describe(bucket)}`;
-  if (bucket.includes("google")) return `bucket names may not contain "google", came ${describe(bucket)}`;
+  if (bucket.startsWith("goog")) return `bucket names may not start with "goog", came ${describeValue(bucket)}`;
+  if (bucket.includes("google")) return `bucket names may not contain "google", came ${describeValue(bucket)}`;
   if (/^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(bucket)) {
-    return `bucket names may not be an IP address, came ${describe(bucket)}`;
+    return `bucket names may not be an IP address, came ${describeValue(bucket)}`;
   }
   return undefined;
 }
@@ -137,40 +133,40 @@ export function bucketNameProblem(bucket: unknown): string | undefined {
  * no carriage return or line feed, not `.` or `..`, not under `.well-known/acme-challenge/`.
  */
 export function objectNameProblem(name: unknown): string | undefined {
-  if (typeof name !== "string") return `expected a string, came ${describe(name)}`;
+  if (typeof name !== "string") return `expected a string, came ${describeValue(name)}`;
   if (name.length === 0) return "expected 1 to 1024 bytes, came an empty name";
   if (hasLoneSurrogate(name)) return "expected valid Unicode (it is sent as UTF-8), came a lone surrogate";
   const bytes = utf8Length(name);
   if (bytes > 1024) return `expected 1 to 1024 bytes of UTF-8, came ${bytes}`;
   if (/[\r\n]/.test(name)) return "expected no carriage return or line feed";
-  if (name === "." || name === "..") return `expected a name other than ${describe(name)}`;
+  if (name === "." || name === "..") return `expected a name other than ${describeValue(name)}`;
   if (name.startsWith(".well-known/acme-challenge/")) return 'expected a name not under ".well-known/acme-challenge/"';
   return undefined;
 }
 
 function absoluteHttpUrl(field: string, value: unknown): string {
   if (typeof value !== "string" || !/^https?:\/\/[^/?#\s]+([/?#]\S*)?$/i.test(value)) {
-    throw new ValidationError(field, `expected an absolute http(s) URL, came ${typeof value === "string" ? "a malformed URL" : describe(value)}`);
+    throw new ValidationError(field, `expected an absolute http(s) URL, came ${typeof value === "string" ? "a malformed URL" : describeValue(value)}`);
   }
   return value;
 }
 
 function headerValue(field: string, value: unknown): string {
-  if (typeof value !== "string") throw new ValidationError(field, `expected a string, came ${describe(value)}`);
+  if (typeof value !== "string") throw new ValidationError(field, `expected a string, came ${describeValue(value)}`);
   if (/[\r\n\0]/.test(value)) throw new ValidationError(field, "expected a header value without CR, LF or NUL");
   return value;
 }
 
 function safeInteger(field: string, value: unknown, min: number): number {
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min) {
-    throw new ValidationError(field, `expected an integer ≥ ${min}, came ${describe(value)}`);
+    throw new ValidationError(field, `expected an integer ≥ ${min}, came ${describeValue(value)}`);
   }
   return value;
 }
 
 function finiteNumber(field: string, value: unknown, min: number, exclusive = false): number {
   if (typeof value !== "number" || !Number.isFinite(value) || value < min || (exclusive && value === min)) {
-    throw new ValidationError(field, `expected a number ${exclusive ? ">" : "≥"} ${min}, came ${describe(value)}`);
+    throw new ValidationError(field, `expected a number ${exclusive ? ">" : "≥"} ${min}, came ${describeValue(value)}`);
   }
   return value;
 }
@@ -179,11 +175,11 @@ function generation(field: string, value: GenerationNumber | undefined): string 
   if (value === undefined) return undefined;
   if (typeof value === "number" && Number.isSafeInteger(value) && value >= 0) return String(value);
   if (typeof value === "string" && /^(0|[1-9]\d{0,18})$/.test(value)) return value;
-  throw new ValidationError(field, `expected a non-negative integer or its decimal string, came ${describe(value)}`);
+  throw new ValidationError(field, `expected a non-negative integer or its decimal string, came ${describeValue(value)}`);
 }
 
 function base64Of32Bytes(field: string, value: unknown): string {
-  if (typeof value !== "string") throw new ValidationError(field, `expected base64 text, came ${describe(value)}`);
+  if (typeof value !== "string") throw new ValidationError(field, `expected base64 text, came ${describeValue(value)}`);
   const bytes = decodeBase64(value);
   if (bytes === undefined) throw new ValidationError(field, "expected standard base64 (with padding), came malformed text");
   if (bytes.length !== 32) throw new ValidationError(field, `expected 32 bytes once decoded, came ${bytes.length}`);
@@ -193,16 +189,16 @@ function base64Of32Bytes(field: string, value: unknown): string {
 function resolveMetadata(value: unknown): ObjectMetadata {
   if (value === undefined) return {};
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new ValidationError("target.metadata", `expected an object, came ${describe(value)}`);
+    throw new ValidationError("target.metadata", `expected an object, came ${describeValue(value)}`);
   }
   const metadata = value as Record<string, unknown>;
   for (const key of ["contentType", "contentEncoding", "contentDisposition", "contentLanguage", "cacheControl", "customTime", "storageClass", "crc32c", "md5Hash"]) {
     const v = metadata[key];
-    if (v !== undefined && typeof v !== "string") throw new ValidationError(`target.metadata.${key}`, `expected a string, came ${describe(v)}`);
+    if (v !== undefined && typeof v !== "string") throw new ValidationError(`target.metadata.${key}`, `expected a string, came ${describeValue(v)}`);
   }
   for (const key of ["temporaryHold", "eventBasedHold"]) {
     const v = metadata[key];
-    if (v !== undefined && typeof v !== "boolean") throw new ValidationError(`target.metadata.${key}`, `expected a boolean, came ${describe(v)}`);
+    if (v !== undefined && typeof v !== "boolean") throw new ValidationError(`target.metadata.${key}`, `expected a boolean, came ${describeValue(v)}`);
   }
   if (metadata.contentType !== undefined) headerValue("target.metadata.contentType", metadata.contentType);
   if (metadata.crc32c !== undefined) {
@@ -216,10 +212,10 @@ function resolveMetadata(value: unknown): ObjectMetadata {
   const custom = metadata.metadata;
   if (custom !== undefined) {
     if (typeof custom !== "object" || custom === null || Array.isArray(custom)) {
-      throw new ValidationError("target.metadata.metadata", `expected an object of strings, came ${describe(custom)}`);
+      throw new ValidationError("target.metadata.metadata", `expected an object of strings, came ${describeValue(custom)}`);
     }
     for (const [k, v] of Object.entries(custom)) {
-      if (typeof v !== "string") throw new ValidationError(`target.metadata.metadata.${k}`, `expected a string, came ${describe(v)}`);
+      if (typeof v !== "string") throw new ValidationError(`target.metadata.metadata.${k}`, `expected a string, came ${describeValue(v)}`);
     }
   }
   return metadata;
@@ -249,19 +245,19 @@ function resolveJsonTarget(target: JsonApiTarget): ResolvedJsonTarget {
   }
   if (target.predefinedAcl !== undefined) {
     if (!predefinedAcls.has(target.predefinedAcl)) {
-      throw new ValidationError("target.predefinedAcl", `expected one of ${[...predefinedAcls].join(", ")}, came ${describe(target.predefinedAcl)}`);
+      throw new ValidationError("target.predefinedAcl", `expected one of ${[...predefinedAcls].join(", ")}, came ${describeValue(target.predefinedAcl)}`);
     }
     query.push(["predefinedAcl", target.predefinedAcl]);
   }
   if (target.kmsKeyName !== undefined) {
     if (typeof target.kmsKeyName !== "string" || target.kmsKeyName === "") {
-      throw new ValidationError("target.kmsKeyName", `expected a key resource name, came ${describe(target.kmsKeyName)}`);
+      throw new ValidationError("target.kmsKeyName", `expected a key resource name, came ${describeValue(target.kmsKeyName)}`);
     }
     query.push(["kmsKeyName", target.kmsKeyName]);
   }
   if (target.userProject !== undefined) {
     if (typeof target.userProject !== "string" || target.userProject === "") {
-      throw new ValidationError("target.userProject", `expected a project id, came ${describe(target.userProject)}`);
+      throw new ValidationError("target.userProject", `expected a project id, came ${describeValue(target.userProject)}`);
     }
     query.push(["userProject", target.userProject]);
   }
@@ -269,7 +265,7 @@ function resolveJsonTarget(target: JsonApiTarget): ResolvedJsonTarget {
 }
 
 function resolveTarget(target: unknown): ResolvedTarget {
-  if (typeof target !== "object" || target === null) throw new ValidationError("target", `expected an object, came ${describe(target)}`);
+  if (typeof target !== "object" || target === null) throw new ValidationError("target", `expected an object, came ${describeValue(target)}`);
   const kind = (target as { kind?: unknown }).kind;
   switch (kind) {
     case "json":
@@ -285,13 +281,13 @@ function resolveTarget(target: unknown): ResolvedTarget {
       return { kind, sessionUri: absoluteHttpUrl("target.sessionUri", t.sessionUri) };
     }
     default:
-      throw new ValidationError("target.kind", `expected "json", "signed-url" or "session", came ${describe(kind)}`);
+      throw new ValidationError("target.kind", `expected "json", "signed-url" or "session", came ${describeValue(kind)}`);
   }
 }
 
 function resolveRetry(retry: unknown): ResolvedRetry {
   if (retry !== undefined && (typeof retry !== "object" || retry === null)) {
-    throw new ValidationError("retry", `expected an object, came ${describe(retry)}`);
+    throw new ValidationError("retry", `expected an object, came ${describeValue(retry)}`);
   }
   const r = (retry ?? {}) as Record<string, unknown>;
   const initialDelayMs = r.initialDelayMs === undefined ? 1000 : finiteNumber("retry.initialDelayMs", r.initialDelayMs, 0);
@@ -302,10 +298,10 @@ function resolveRetry(retry: unknown): ResolvedRetry {
   const multiplier = r.multiplier === undefined ? 2 : finiteNumber("retry.multiplier", r.multiplier, 1);
   const jitter = r.jitter ?? "equal";
   if (jitter !== "equal" && jitter !== "full" && jitter !== "none") {
-    throw new ValidationError("retry.jitter", `expected "equal", "full" or "none", came ${describe(jitter)}`);
+    throw new ValidationError("retry.jitter", `expected "equal", "full" or "none", came ${describeValue(jitter)}`);
   }
   const maxAttempts = r.maxAttempts === undefined ? 10 : safeInteger("retry.maxAttempts", r.maxAttempts, 1);
-  const deadlineMs = r.deadlineMs === undefined ? 600_000 : finiteNumber("retry.deadlineMs", r.deadlineMs, 0, true);
+  const deadlineMs = r.deadlineMs === undefined ? 300_000 : finiteNumber("retry.deadlineMs", r.deadlineMs, 0, true);
   const idleTimeoutMs = r.idleTimeoutMs === undefined ? 60_000 : finiteNumber("retry.idleTimeoutMs", r.idleTimeoutMs, 0, true);
   return { initialDelayMs, maxDelayMs, multiplier, jitter, maxAttempts, deadlineMs, idleTimeoutMs };
 }
@@ -314,7 +310,7 @@ function resolveCommonHeaders(options: UploadOptions): Record<string, string> {
   const headers: Record<string, string> = {};
   if (options.extraHeaders !== undefined) {
     if (typeof options.extraHeaders !== "object" || options.extraHeaders === null) {
-      throw new ValidationError("extraHeaders", `expected an object of strings, came ${describe(options.extraHeaders)}`);
+      throw new ValidationError("extraHeaders", `expected an object of strings, came ${describeValue(options.extraHeaders)}`);
     }
     for (const [name, value] of Object.entries(options.extraHeaders)) {
       const lower = name.toLowerCase();
@@ -328,7 +324,7 @@ function resolveCommonHeaders(options: UploadOptions): Record<string, string> {
   if (options.userAgent !== undefined) headers["user-agent"] = headerValue("userAgent", options.userAgent);
   if (options.encryptionKey !== undefined) {
     const key = options.encryptionKey as { key?: unknown; sha256?: unknown } | null;
-    if (typeof key !== "object" || key === null) throw new ValidationError("encryptionKey", `expected { key, sha256 }, came ${describe(key)}`);
+    if (typeof key !== "object" || key === null) throw new ValidationError("encryptionKey", `expected { key, sha256 }, came ${describeValue(key)}`);
     headers["x-goog-encryption-algorithm"] = "AES256";
     headers["x-goog-encryption-key"] = base64Of32Bytes("encryptionKey.key", key.key);
     headers["x-goog-encryption-key-sha256"] = base64Of32Bytes("encryptionKey.sha256", key.sha256);
@@ -339,11 +335,11 @@ function resolveCommonHeaders(options: UploadOptions): Record<string, string> {
 function resolveChecksums(options: UploadOptions): Pick<ResolvedOptions, "crc32c" | "md5" | "checksum"> {
   const provider = options.checksums ?? {};
   if (typeof provider !== "object" || provider === null) {
-    throw new ValidationError("checksums", `expected a ChecksumProvider object, came ${describe(provider)}`);
+    throw new ValidationError("checksums", `expected a ChecksumProvider object, came ${describeValue(provider)}`);
   }
   const mode = options.checksum ?? (provider.crc32c !== undefined ? "crc32c" : "none");
   if (mode !== "crc32c" && mode !== "md5" && mode !== "both" && mode !== "none") {
-    throw new ValidationError("checksum", `expected "crc32c", "md5", "both" or "none", came ${describe(mode)}`);
+    throw new ValidationError("checksum", `expected "crc32c", "md5", "both" or "none", came ${describeValue(mode)}`);
   }
   const wantsCrc = mode === "crc32c" || mode === "both";
   const wantsMd5 = mode === "md5" || mode === "both";
@@ -382,12 +378,7 @@ export function fingerprintOf(target: ResolvedTarget, crc32c: boolean, keySha256
       break;
   }
   const text = [identity, `crc32c:${crc32c ? 1 : 0}`, `key:${keySha256 ?? "-"}`].join("\n");
-  let hash = 0xcbf29ce484222325n;
-  for (const byte of encodeUtf8(text)) {
-    hash ^= BigInt(byte);
-    hash = (hash * 0x100000001b3n) & 0xffffffffffffffffn;
-  }
-  return `fnv1a64:${hash.toString(16).padStart(16, "0")}`;
+return fnv1a64(text);
 }
 
 /**
@@ -396,14 +387,17 @@ export function fingerprintOf(target: ResolvedTarget, crc32c: boolean, keySha256
  * @throws ValidationError naming the first field at fault.
  */
 export function resolveOptions(options: UploadOptions): ResolvedOptions {
-  if (typeof options !== "object" || options === null) throw new ValidationError("options", `expected an object, came ${describe(options)}`);
+  if (typeof options !== "object" || options === null) throw new ValidationError("options", `expected an object, came ${describeValue(options)}`);
   const target = resolveTarget(options.target);
   if (typeof options.random !== "function") {
-    throw new ValidationError("random", `expected a function returning numbers in [0, 1) (core draws no randomness itself), came ${describe(options.random)}`);
+    throw new ValidationError("random", `expected a function returning numbers in [0, 1) (core draws no randomness itself), came ${describeValue(options.random)}`);
+  }
+  if (options.wallClock !== undefined && typeof options.wallClock !== "function") {
+    throw new ValidationError("wallClock", `expected a function returning epoch milliseconds, came ${describeValue(options.wallClock)}`);
   }
   const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
   if (typeof chunkSize !== "number" || !Number.isSafeInteger(chunkSize) || chunkSize <= 0 || chunkSize % CHUNK_GRANULARITY !== 0) {
-    throw new ValidationError("chunkSize", `expected a positive multiple of ${CHUNK_GRANULARITY} (256 KiB), came ${describe(chunkSize)}`);
+    throw new ValidationError("chunkSize", `expected a positive multiple of ${CHUNK_GRANULARITY} (256 KiB), came ${describeValue(chunkSize)}`);
   }
   const totalSize = options.totalSize === undefined ? undefined : safeInteger("totalSize", options.totalSize, 0);
   const origin = options.origin === undefined ? undefined : headerValue("origin", options.origin);
@@ -420,6 +414,7 @@ export function resolveOptions(options: UploadOptions): ResolvedOptions {
     fingerprint,
     ...checksums,
     ...(origin === undefined ? {} : { origin }),
+    ...(options.wallClock === undefined ? {} : { wallClock: options.wallClock }),
     ...(totalSize === undefined ? {} : { totalSize }),
   };
 }

@@ -34,7 +34,7 @@ function run(args: string[]) {
 
 async function persistedIn(path: string): Promise<number> {
   try {
-    return (JSON.parse(await readFile(path, "utf8")) as { persisted: number }).persisted;
+    return (JSON.parse(await readFile(path, "utf8")) as { resumeOffset: number }).resumeOffset;
   } catch {
     return -1;
   }

@@ -292,13 +292,13 @@ describe("createUploadStream: abort", () => {
     await new Promise((r) => setTimeout(r, 50));
     first.destroy(new Error("process going down"));
     await expect(feeding).rejects.toThrow("process going down");
-    const checkpoint = (await store.load()) as { sessionUri: string; persisted: number };
-    expect(checkpoint.persisted).toBeGreaterThan(0);
-    expect(checkpoint.persisted).toBeLessThan(size);
+    const checkpoint = (await store.load()) as { sessionUri: string; resumeOffset: number };
+    expect(checkpoint.resumeOffset).toBeGreaterThan(0);
+    expect(checkpoint.resumeOffset).toBeLessThan(size);
     expect(slow.getUploadSession(checkpoint.sessionUri)?.state).toBe("open");
 
     const second = createUploadStream(slowOptions(name, { checkpoint, checkpointStore: store }));
-    expect(second.resumeOffset).toBe(checkpoint.persisted);
+    expect(second.resumeOffset).toBe(checkpoint.resumeOffset);
     await pipeline(Readable.from(writes(data.subarray(second.resumeOffset))), second);
     const object = await second.done;
     expect(object.crc32c).toBe(crc32cBase64(data));

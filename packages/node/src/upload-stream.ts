@@ -327,7 +327,7 @@ export class UploadStream extends Writable {
         break;
       case "progress": {
         const checkpoint = this.#machine.checkpoint();
-        if (checkpoint !== undefined && checkpoint.persisted !== this.#lastQueuedPersisted) this.#queueSave(checkpoint);
+        if (checkpoint !== undefined && checkpoint.resumeOffset !== this.#lastQueuedPersisted) this.#queueSave(checkpoint);
         this.emit("progress", { bytesSent: event.bytesSent, bytesPersisted: event.bytesPersisted } satisfies UploadProgress);
         break;
       }
@@ -347,7 +347,7 @@ export class UploadStream extends Writable {
   #queueSave(checkpoint: Checkpoint): void {
     const store = this.#store;
     if (store === undefined) return;
-    this.#lastQueuedPersisted = checkpoint.persisted;
+    this.#lastQueuedPersisted = checkpoint.resumeOffset;
     const alreadyQueued = this.#pendingSave !== undefined;
     this.#pendingSave = checkpoint;
     if (alreadyQueued) return;
