@@ -96,7 +96,9 @@ async function driverPerChunk(chunks) {
 }
 
 function memoryOverLongUpload(total, writeSize) {
-  const model = new GcsModel({ keepContent: false, crc32c: false });
+  // The model checks X-Goog-Hash and states the object's crc32c (the machine verifies it), with the
+  // same native CRC32C so the figure stays the client's cost.
+  const model = new GcsModel({ keepContent: false, crc32c: (bytes, initial) => nativeCrc32c(bytes, initial) });
   const crc = (initial = 0) => {
     let value = initial >>> 0;
     const self = {

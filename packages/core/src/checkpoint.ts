@@ -170,7 +170,7 @@ export function parseCheckpoint(value: unknown): Checkpoint {
     resumeOffset,
     chunkSize: c.chunkSize,
     fingerprint: c.fingerprint,
-    ...(c.crc32c === undefined ? {} : { crc32c: c.crc32c as number }),
+    ...(c.crc32c === undefined ? {} : { crc32c: c.crc32c }),
     ...(c.totalSize === undefined ? {} : { totalSize: c.totalSize }),
     ...(v1 || c.createdAt === undefined ? {} : { createdAt: c.createdAt as string }),
   };
@@ -181,4 +181,33 @@ export function parseCheckpoint(value: unknown): Checkpoint {
     );
   }
   return checkpoint;
+}
+
+/** What a checkpoint must agree with in the options restoring it. */
+export interface CheckpointExpectations {
+  /** The options' fingerprint (target, CRC32C on/off, encryption key). */
+  readonly fingerprint: string;
+  /** Present when the options compute CRC32C: the checkpoint must then carry one. */
+  readonly crc32c?: unknown;
+  /** The options' declared total, if any. */
+  readonly totalSize?: number;
+}
+
+/**
+ * Checks that `checkpoint` belongs to the upload these options describe.
+ *
+ * @throws UploadError code `invalid-checkpoint` saying what was expected and what came.
+ */
+export function assertCheckpointFits(checkpoint: Checkpoint, expected: CheckpointExpectations): void {
+  if (expected.crc32c !== undefined && checkpoint.crc32c === undefined) {
+    throw corrupt("expected a crc32c (these options compute CRC32C), came none: it was taken without CRC32C");
+  }
+  if (checkpoint.fingerprint !== expected.fingerprint) {
+    throw corrupt(
+      `expected fingerprint ${expected.fingerprint} (from these options), came ${checkpoint.fingerprint}: it belongs to another upload (target, checksum or encryption key differ)`,
+    );
+  }
+  if (expected.totalSize !== undefined && checkpoint.totalSize !== undefined && expected.totalSize !== checkpoint.totalSize) {
+    throw corrupt(`expected totalSize ${expected.totalSize} (from the options), came ${checkpoint.totalSize}`);
+  }
 }

@@ -4,8 +4,11 @@
  * bytes-on-the-wire apart lets every header be asserted in one place and read top-down.
  */
 import { encodeBase64, decodeBase64 } from "./base64.js";
-import { UploadError, redactSessionUri } from "./errors.js";
+import { describeValue } from "./describe.js";
+import { UploadError, ValidationError, redactSessionUri } from "./errors.js";
+import type { TransportFailure } from "./machine-actions.js";
 import type { ResolvedJsonTarget, ResolvedOptions, ResolvedTarget } from "./resolve-options.js";
+import type { GiveUp, RetryPolicyOptions } from "./retry-policy.js";
 import type { TransportRequest, TransportResponse } from "./transport.js";
 import { encodeUtf8 } from "./utf8.js";
 
@@ -270,6 +273,14 @@ export function finalObjectOf(response: TransportResponse, target: ResolvedTarge
   return { kind: "object", object, size };
 }
 
+/** The `protocol-violation` for a 200/201 session start without a usable `Location`. */
+export function missingLocationError(request: TransportRequest, response: TransportResponse): UploadError {
+  const came = response.headers.location === undefined ? "none" : "a Location that is not an absolute URL";
+  return new UploadError("protocol-violation", `${describeRequest(request)}: expected ${response.status} with a Location header holding the session URI, came ${came}`, {
+    status: response.status,
+  });
+}
+
 /** The session URI a start answer's `Location` names, when it is an absolute http(s) URL. */
 export function sessionLocationOf(response: TransportResponse): string | undefined {
   const location = response.headers.location?.trim();
@@ -333,4 +344,92 @@ export function errorForStatus(request: TransportRequest, response: TransportRes
   }
   const expected = forStart ? "200/201 with a Location header" : "308, 200 or 201";
   return new UploadError("protocol-violation", `${what}: expected ${expected}, ${came}`, details);
+}
+
+function sessionDetails(sessionUri: string | undefined): { sessionUri?: string } {
+  return sessionUri === undefined ? {} : { sessionUri };
+}
+
+/** The `transient` error for a 408/429/5xx answer: the request may be tried again. */
+export function transientStatusError(request: TransportRequest, response: TransportResponse, sessionUri: string | undefined): UploadError {
+  const serverMessage = serverMessageOf(response.body);
+  const came = `came ${response.status}${serverMessage === undefined ? "" : ` "${serverMessage}"`}`;
+  return new UploadError("transient", `${describeRequest(request)}: expected a definitive answer, ${came} (transient)`, {
+    status: response.status,
+    ...(serverMessage === undefined ? {} : { serverMessage }),
+    ...sessionDetails(sessionUri),
+  });
+}
+
+/**
+ * The error for a request that did not complete: `transient` (outcome unknown), or `auth` when the
+ * transport could not obtain credentials, carrying the auth source's reason.
+ */
+export function transportFailureError(request: TransportRequest, failure: TransportFailure, context: { readonly idleTimeoutMs: number; readonly sessionUri: string | undefined }): UploadError {
+  let text: string;
+  switch (failure.kind) {
+    case "network":
+      text = "the connection failed before a complete response arrived (outcome unknown)";
+      break;
+    case "timeout":
+      text = `no progress for ${context.idleTimeoutMs} ms: the request stalled and was abandoned (outcome unknown)`;
+      break;
+    case "aborted":
+      text = "the request was aborted before it completed (outcome unknown)";
+      break;
+    case "truncated":
+      text = "the response was cut short (outcome unknown)";
+      break;
+    case "auth": {
+      const cause = failure.cause;
+      const reason = cause instanceof Error ? cause.message : typeof cause === "string" ? cause : "no reason given";
+      text = `no credentials could be obtained for this request (not retried): ${reason}`;
+      break;
+    }
+  }
+  return new UploadError(failure.kind === "auth" ? "auth" : "transient", `${describeRequest(request)}: ${text}`, { cause: failure.cause, ...sessionDetails(context.sessionUri) });
+}
+
+/** The error that ends an upload when the retry policy gives up; the last failure is its cause. */
+export function giveUpError(
+  decision: GiveUp,
+  last: UploadError,
+  context: { readonly options: RetryPolicyOptions; readonly persisted: number; readonly sessionUri: string | undefined },
+): UploadError {
+  const { attempt, elapsedMs, delayMs } = decision;
+  const why =
+    decision.giveUp === "retries-exhausted"
+      ? `gave up after ${attempt} failed attempt${attempt === 1 ? "" : "s"} in a row without progress (persisted offset ${context.persisted}, maxAttempts ${context.options.maxAttempts})`
+      : `no progress for ${elapsedMs} ms; the next retry (in ${delayMs} ms) would begin after the ${context.options.deadlineMs} ms deadline (persisted offset ${context.persisted})`;
+  return new UploadError(decision.giveUp, `${why}; last error: ${last.message}`, {
+    cause: last,
+    ...(last.status === undefined ? {} : { status: last.status }),
+    ...(last.serverMessage === undefined ? {} : { serverMessage: last.serverMessage }),
+    ...sessionDetails(context.sessionUri),
+  });
+}
+
+const failureKinds: ReadonlySet<unknown> = new Set(["network", "timeout", "aborted", "truncated", "auth"]);
+
+/**
+ * Checks what a caller reports as a response before the machine reads it.
+ *
+ * @throws ValidationError when it is not `{ status: number, headers: object, body: string }`.
+ */
+export function assertTransportResponse(response: TransportResponse): void {
+  const r = response as Partial<TransportResponse> | null;
+  if (typeof r !== "object" || r === null || typeof r.status !== "number" || typeof r.headers !== "object" || r.headers === null || typeof r.body !== "string") {
+    throw new ValidationError("onResponse(response)", `expected { status: number, headers: object, body: string }, came ${describeValue(response)}`);
+  }
+}
+
+/**
+ * Checks what a caller reports as a failed request before the machine reads it.
+ *
+ * @throws ValidationError when `kind` is not one of the transport failure kinds.
+ */
+export function assertTransportFailure(failure: TransportFailure): void {
+  if (typeof failure !== "object" || failure === null || !failureKinds.has(failure.kind)) {
+    throw new ValidationError("onError(failure)", `expected { kind: "network" | "timeout" | "aborted" | "truncated" | "auth" }, came ${describeValue(failure)}`);
+  }
 }

@@ -52,8 +52,12 @@ export interface GcsModelOptions {
   readonly faults?: FaultSchedule;
   /** Keep object content in memory (default true). False for long uploads: only sizes and checksums. */
   readonly keepContent?: boolean;
-  /** Compute CRC32C of persisted bytes (default true): the object's `crc32c` and the X-Goog-Hash check. */
-  readonly crc32c?: boolean;
+  /**
+   * Compute CRC32C of persisted bytes (default true): the object's `crc32c` and the X-Goog-Hash
+   * check. A function is used as the implementation (e.g. a native one for long benchmarks);
+   * `false` leaves objects without `crc32c`, as a server that does not state it.
+   */
+  readonly crc32c?: boolean | ((bytes: Uint8Array, initial: number) => number);
   /** An MD5 implementation, to fill `md5Hash` and check `md5=` in X-Goog-Hash. */
   readonly md5?: () => Checksum;
 }
@@ -417,7 +421,8 @@ export class GcsModel implements Transport {
   #persist(session: ModelSession, request: TransportRequest, first: number, upTo: number): void {
     if (upTo <= session.persisted) return;
     const keep = this.#options.keepContent !== false;
-    const crc = this.#options.crc32c !== false;
+    const crcOption = this.#options.crc32c;
+    const crcOf = crcOption === false ? undefined : typeof crcOption === "function" ? crcOption : crc32c;
     // Walk the body's views: checksums read them in place; only kept content is copied (the client
     // may reuse its buffers once they are acknowledged, as a real server's memory is its own).
     let position = first;
@@ -427,7 +432,7 @@ export class GcsModel implements Transport {
       if (position <= session.persisted) continue;
       if (start >= upTo) break;
       const part = view.subarray(Math.max(session.persisted, start) - start, Math.min(upTo, position) - start);
-      if (crc) session.crc = crc32c(part, session.crc);
+      if (crcOf !== undefined) session.crc = crcOf(part, session.crc) >>> 0;
       session.md5?.update(part);
       if (keep) session.parts.push(part.slice());
     }
