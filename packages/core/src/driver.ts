@@ -25,7 +25,7 @@ import { SimpleAbortController } from "./abort.js";
 import type { Checkpoint } from "./checkpoint.js";
 import type { Clock } from "./clock.js";
 import { UploadError, ValidationError } from "./errors.js";
-import { UploadMachine, type RequestPurpose, type SendAction, type TransportFailure, type UploadAction, type UploadEvent } from "./machine.js";
+import { UploadMachine, type RequestPurpose, type SendAction, type UploadAction, type UploadEvent } from "./machine.js";
 import type { ObjectResource } from "./protocol.js";
 import {
   DEFAULT_MAX_RESPONSE_BYTES,
@@ -385,7 +385,7 @@ export class UploadDriver {
         this.machine.onResponse(outstanding.id, outcome.response, now);
       } else {
         const failure = { kind: this.#kindOf(outstanding, outcome.error), cause: outcome.error };
-        this.machine.onError(outstanding.id, failure as TransportFailure, now);
+        this.machine.onError(outstanding.id, failure, now);
       }
     } catch (error) {
       // A malformed response from the transport (or a bug): end the upload with it as the cause.

@@ -6,8 +6,7 @@
 import type { Checkpoint } from "./checkpoint.js";
 import type { UploadError } from "./errors.js";
 import type { ObjectResource } from "./protocol.js";
-import type { TransportFailureKind } from "./retry-policy.js";
-import type { TransportRequest } from "./transport.js";
+import type { TransportErrorKind, TransportRequest } from "./transport.js";
 
 /** Why a request is sent. `finalize` is the request carrying the total (with data or empty). */
 export type RequestPurpose = "start" | "chunk" | "finalize" | "query" | "cancel";
@@ -65,8 +64,8 @@ export interface CancelledAction {
 /** What the caller should do next; the answer to {@link UploadMachine.poll}. */
 export type UploadAction = SendAction | WaitAction | NeedDataAction | InFlightAction | DoneAction | FailedAction | CancelledAction;
 
-/** How a request failed to complete (a transport rejection, or the driver's stall timer). */
-export type TransportErrorKind = TransportFailureKind;
+/** How a request failed to complete: a transport's `TransportError` kind, or the driver's stall timer (`timeout`). */
+export type { TransportErrorKind };
 
 /** The outcome of a request that did not complete; reported with {@link UploadMachine.onError}. */
 export interface TransportFailure {

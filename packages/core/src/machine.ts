@@ -6,7 +6,7 @@
  * clock (time arrives as `now`), draws no randomness of its own (jitter comes from `options.random`).
  * The same inputs give the same actions, byte for byte.
  *
- * Rules (PROTOCOL.md sections 1–6):
+ * Rules (docs/protocol.md, session start to retry policy):
  *  1. One request at a time. `poll` returns each `send` exactly once; until its outcome is reported
  *     it answers `in-flight`. The request in flight is part of the phase that sent it.
  *  2. The server's answer is the only truth. After a transient failure (see `retry-policy.ts`) the

@@ -8,7 +8,7 @@ import { describeValue } from "./describe.js";
 import { UploadError, ValidationError, redactSessionUri } from "./errors.js";
 import type { TransportFailure } from "./machine-actions.js";
 import type { ResolvedJsonTarget, ResolvedOptions, ResolvedTarget } from "./resolve-options.js";
-import type { GiveUp, RetryPolicyOptions } from "./retry-policy.js";
+import { isTransientFailure, type GiveUp, type RetryPolicyOptions } from "./retry-policy.js";
 import type { TransportRequest, TransportResponse } from "./transport.js";
 import { encodeUtf8 } from "./utf8.js";
 
@@ -387,7 +387,7 @@ export function transportFailureError(request: TransportRequest, failure: Transp
       break;
     }
   }
-  return new UploadError(failure.kind === "auth" ? "auth" : "transient", `${describeRequest(request)}: ${text}`, { cause: failure.cause, ...sessionDetails(context.sessionUri) });
+  return new UploadError(isTransientFailure(failure.kind) ? "transient" : "auth", `${describeRequest(request)}: ${text}`, { cause: failure.cause, ...sessionDetails(context.sessionUri) });
 }
 
 /** The error that ends an upload when the retry policy gives up; the last failure is its cause. */

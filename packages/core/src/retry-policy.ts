@@ -2,7 +2,7 @@
  * The retry policy, pure: which outcomes are worth another attempt, how long to wait before it, and
  * when to give up. Shared by the resumable machine and the multipart engine.
  *
- * Rules (PROTOCOL.md section 6):
+ * Rules (docs/protocol.md, retry policy):
  *  1. Transient: statuses 408, 429, 500, 502, 503, 504, and every transport failure except `auth`
  *     (a reset, a stall, a cut response, an abort: the outcome is unknown, the server must be asked).
  *     An auth source that cannot produce credentials will not produce them a second later.
@@ -17,12 +17,10 @@
  *     about five minutes, not ten stalls' worth.
  */
 import type { RandomSource } from "./clock.js";
+import type { TransportErrorKind } from "./transport.js";
 
 /** Statuses that mean "try again later": the outcome is unknown, or refused for now. */
 export const transientStatuses: ReadonlySet<number> = new Set([408, 429, 500, 502, 503, 504]);
-
-/** How a request failed to complete (a transport rejection, or the driver's stall timer). */
-export type TransportFailureKind = "network" | "timeout" | "aborted" | "truncated" | "auth";
 
 /** True for an HTTP status worth another attempt (rule 1). */
 export function isTransientStatus(status: number): boolean {
@@ -30,7 +28,7 @@ export function isTransientStatus(status: number): boolean {
 }
 
 /** True for a transport failure worth another attempt (rule 1): all but `auth`. */
-export function isTransientFailure(kind: TransportFailureKind): boolean {
+export function isTransientFailure(kind: TransportErrorKind): boolean {
   return kind !== "auth";
 }
 
