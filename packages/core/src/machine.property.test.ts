@@ -25,6 +25,8 @@ const faultArb: fc.Arbitrary<ModelFault> = fc.oneof(
   fc.nat({ max: 4 * CHUNK }).map<ModelFault>((keepBytes) => ({ kind: "short-ack", keepBytes })),
   fc.constant<ModelFault>({ kind: "lose-response" }),
   fc.constant<ModelFault>({ kind: "truncate" }),
+  // A complete message whose final object JSON is cut (at least one character: "{…"): outcome unknown.
+  fc.integer({ min: 1, max: 120 }).map<ModelFault>((keepBytes) => ({ kind: "cut-body", keepBytes })),
   fc.nat({ max: 4 * CHUNK }).map<ModelFault>((afterBytes) => ({ kind: "stall", afterBytes })),
 );
 

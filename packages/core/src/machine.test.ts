@@ -1182,3 +1182,204 @@ describe("checksum bookkeeping", () => {
     expect(again.request.headers["x-goog-hash"]).toBe(`crc32c=${crcB64(content)},md5=${md5B64(content)}`);
   });
 });
+
+describe("every ending tells the truth (issue 12)", () => {
+  function finalInFlight(content: Uint8Array, opts = options()): { machine: UploadMachine; final: ReturnType<typeof expectSend> } {
+    const machine = new UploadMachine(opts);
+    started(machine);
+    machine.write(content);
+    machine.end();
+    for (;;) {
+      const send = expectSend(machine);
+      if (send.purpose === "finalize") return { machine, final: send };
+      machine.onResponse(send.id, r308(machine.bytesSent), 0);
+    }
+  }
+
+  it("an adopted session that is already final: verifying, the rest of the source, then done", () => {
+    const content = bytesOf(CHUNK + 7);
+    const machine = new UploadMachine(options({ target: { kind: "session", sessionUri: SESSION }, checksum: "both" }));
+    drainEvents(machine);
+    const query = expectSend(machine);
+    machine.write(content.subarray(0, 1000)); // the source feeds while the query is out
+    machine.onResponse(query.id, rObject(content), 0);
+    expect(machine.state).toBe("verifying");
+    expect(machine.poll(0)).toEqual({ type: "need-data" });
+    machine.write(content.subarray(1000));
+    machine.end();
+    // From offset 0 the MD5 covers every byte: it is verified too.
+    expect(expectAction(machine, "done")).toMatchObject({ committedBeforeCancel: false, object: { md5Hash: md5B64(content) } });
+  });
+
+  it("cancel racing the final request: a 200 to the final PUT ends done, committedBeforeCancel", () => {
+    const content = bytesOf(10);
+    const { machine, final } = finalInFlight(content);
+    machine.cancel();
+    machine.onResponse(final.id, rObject(content), 0);
+    expect(expectAction(machine, "done")).toEqual({ type: "done", object: JSON.parse(rObject(content).body) as unknown, committedBeforeCancel: true });
+    expect(machine.committedBeforeCancel).toBe(true);
+    expect(machine.error).toBeUndefined();
+  });
+
+  it("cancel racing the final request: the DELETE answered 200 with the object ends done, verified", () => {
+    const content = bytesOf(CHUNK + 10);
+    const { machine, final } = finalInFlight(content);
+    machine.cancel();
+    machine.onError(final.id, { kind: "aborted" }, 0); // the driver aborts it; GCS had committed already
+    const del = expectSend(machine);
+    expect(del.purpose).toBe("cancel");
+    machine.onResponse(del.id, rObject(content), 0);
+    expect(expectAction(machine, "done")).toMatchObject({ committedBeforeCancel: true, object: { crc32c: crcB64(content) } });
+    // The object is verified like any other: other bytes are a checksum mismatch, not "cancelled".
+    const other = finalInFlight(content);
+    other.machine.cancel();
+    other.machine.onError(other.final.id, { kind: "aborted" }, 0);
+    const d2 = expectSend(other.machine);
+    other.machine.onResponse(d2.id, rObject(bytesOf(CHUNK + 10, 99)), 0);
+    expect(expectAction(other.machine, "failed").error.code).toBe("checksum-mismatch");
+  });
+
+  it("a DELETE answered 200 without a body still means the session is gone; with cut JSON it is asked again", () => {
+    const content = bytesOf(10);
+    const plain = finalInFlight(content);
+    plain.machine.cancel();
+    plain.machine.onError(plain.final.id, { kind: "aborted" }, 0);
+    plain.machine.onResponse(expectSend(plain.machine).id, { status: 200, headers: {}, body: "" }, 0);
+    expect(plain.machine.poll(0)).toEqual({ type: "cancelled" });
+    const cut = finalInFlight(content);
+    cut.machine.cancel();
+    cut.machine.onError(cut.final.id, { kind: "aborted" }, 0);
+    const d1 = expectSend(cut.machine);
+    cut.machine.onResponse(d1.id, { ...rObject(content), body: rObject(content).body.slice(0, 40) }, 0);
+    expect(drainEvents(cut.machine).at(-1)).toMatchObject({ type: "retry", error: { code: "transient", message: expect.stringContaining("cut short") as unknown } });
+    const d2 = expectSend(cut.machine, 1000);
+    expect(d2.purpose).toBe("cancel");
+    cut.machine.onResponse(d2.id, rObject(content), 1000);
+    expect(expectAction(cut.machine, "done", 1000).committedBeforeCancel).toBe(true);
+  });
+
+  it("a final answer whose JSON is cut (complete message) is outcome-unknown: back off, query, verify the answer", () => {
+    const content = bytesOf(CHUNK + 10);
+    const { machine, final } = finalInFlight(content);
+    const body = rObject(content).body;
+    machine.onResponse(final.id, { status: 200, headers: { "content-length": String(body.length - 20) }, body: body.slice(0, -20) }, 0);
+    expect(drainEvents(machine).at(-1)).toMatchObject({ type: "retry", attempt: 1, error: { code: "transient", status: 200 } });
+    expect(machine.state).toBe("backoff");
+    const query = expectSend(machine, 1000);
+    expect(query.purpose).toBe("query");
+    expect(query.request.headers["content-range"]).toBe(`bytes */${content.length}`);
+    machine.onResponse(query.id, rObject(content), 1000);
+    expect(expectAction(machine, "done", 1000).object.crc32c).toBe(crcB64(content));
+    // If the query shows the object was not committed after all, the final request goes again.
+    const again = finalInFlight(content);
+    again.machine.onResponse(again.final.id, { status: 200, headers: {}, body: '{"kind":"storage#object","na' }, 0);
+    const q2 = expectSend(again.machine, 1000);
+    again.machine.onResponse(q2.id, r308(CHUNK), 1000);
+    expect(expectSend(again.machine, 1000)).toMatchObject({ purpose: "finalize", request: { headers: { "x-goog-hash": `crc32c=${crcB64(content)}` } } });
+  });
+
+  it.each([
+    ["crc32c", { crc32c: undefined }, "crc32c"],
+    ["crc32c", { crc32c: 12345 }, "crc32c"],
+    ["crc32c", { crc32c: "not base64!" }, "crc32c"],
+    ["md5", { md5Hash: undefined }, "md5Hash"],
+    ["both", { md5Hash: "" }, "md5Hash"],
+  ] as const)("checksum %s asked, final object with %j: checksum-unverifiable", (checksum, override, field) => {
+    const content = bytesOf(100);
+    const { machine, final } = finalInFlight(content, options({ checksum }));
+    machine.onResponse(final.id, rObject(content, override), 0);
+    const error = expectAction(machine, "failed").error;
+    expect(error).toMatchObject({ code: "checksum-unverifiable", retryable: false, status: 200 });
+    expect(error.message).toContain(`(${field})`);
+  });
+
+  it("a checksum that was not asked for need not be stated (MD5 off, or skipped after a resume)", () => {
+    const content = bytesOf(100);
+    const crcOnly = finalInFlight(content, options({ checksum: "crc32c" }));
+    crcOnly.machine.onResponse(crcOnly.final.id, rObject(content, { md5Hash: undefined }), 0);
+    expect(crcOnly.machine.poll(0).type).toBe("done");
+    const none = finalInFlight(content, options({ checksum: "none" }));
+    none.machine.onResponse(none.final.id, rObject(content, { crc32c: undefined, md5Hash: undefined }), 0);
+    expect(none.machine.poll(0).type).toBe("done");
+  });
+
+  it.each([
+    [{ bucket: "other-bucket" }, 'bucket to be "bkt"'],
+    [{ name: "other-object" }, 'name to be "obj"'],
+  ])("a final object of another target (%j) is a protocol violation", (override, message) => {
+    const content = bytesOf(100);
+    const { machine, final } = finalInFlight(content);
+    machine.onResponse(final.id, rObject(content, override), 0);
+    const error = expectAction(machine, "failed").error;
+    expect(error.code).toBe("protocol-violation");
+    expect(error.message).toContain(message);
+  });
+
+  it("an auth failure of the transport fails at once with code auth and the auth source's reason", () => {
+    const machine = new UploadMachine(options());
+    const start = expectSend(machine);
+    const cause = new Error("Could not load the default credentials.");
+    machine.onError(start.id, { kind: "auth", cause }, 0);
+    const error = expectAction(machine, "failed").error;
+    expect(error).toMatchObject({ code: "auth", retryable: false });
+    expect(error.message).toContain("Could not load the default credentials.");
+    expect(error.cause).toBe(cause);
+    expect(drainEvents(machine).filter((e) => e?.type === "retry")).toEqual([]);
+    // Mid-upload too.
+    const later = new UploadMachine(options());
+    started(later);
+    later.write(bytesOf(CHUNK + 1));
+    later.onError(expectSend(later).id, { kind: "auth", cause: "token endpoint refused" }, 0);
+    expect(expectAction(later, "failed").error).toMatchObject({ code: "auth", sessionId: "ADPy…42" });
+  });
+
+  it("a first 401 in a session is re-sent with refreshCredentials; after success a later 401 gets its own refresh", () => {
+    const machine = new UploadMachine(options());
+    started(machine);
+    machine.write(bytesOf(3 * CHUNK));
+    const c1 = expectSend(machine);
+    expect(c1.refreshCredentials).toBeUndefined();
+    machine.onResponse(c1.id, rStatus(401, "Invalid Credentials"), 0);
+    expect(machine.poll(0)).toMatchObject({ type: "send", purpose: "chunk", refreshCredentials: true, request: { headers: { "content-range": `bytes 0-${CHUNK - 1}/*` } } });
+    const retried = machine.poll(0);
+    expect(retried.type).toBe("in-flight");
+    expect(drainEvents(machine).filter((e) => e?.type === "retry")).toEqual([]); // no backoff
+  });
+
+  it("401 refresh: the refreshed request succeeding resets it; a 401 to the refreshed request fails unauthorized", () => {
+    const machine = new UploadMachine(options());
+    started(machine);
+    machine.write(bytesOf(3 * CHUNK));
+    const c1 = expectSend(machine);
+    machine.onResponse(c1.id, rStatus(401, "expired"), 0);
+    const c1again = expectSend(machine);
+    expect(c1again.refreshCredentials).toBe(true);
+    machine.onResponse(c1again.id, r308(CHUNK), 0);
+    const c2 = expectSend(machine);
+    expect(c2.refreshCredentials).toBeUndefined();
+    machine.onResponse(c2.id, rStatus(401, "expired again"), 0);
+    const c2again = expectSend(machine);
+    expect(c2again.refreshCredentials).toBe(true);
+    machine.onResponse(c2again.id, rStatus(401, "Invalid Credentials"), 0);
+    expect(expectAction(machine, "failed").error).toMatchObject({ code: "unauthorized", status: 401, serverMessage: "Invalid Credentials" });
+  });
+
+  it("the default retry policy gives up on a server that never answers within 5 minutes of no progress", () => {
+    const machine = new UploadMachine(options({ retry: {} }));
+    started(machine);
+    machine.write(bytesOf(CHUNK + 1));
+    let now = 0;
+    let action = machine.poll(now);
+    while (action.type === "send" || action.type === "wait") {
+      if (action.type === "send") {
+        now += action.idleTimeoutMs; // every request stalls until the driver abandons it
+        machine.onError(action.id, { kind: "timeout" }, now);
+      } else {
+        now = action.until;
+      }
+      action = machine.poll(now);
+    }
+    expect(action).toMatchObject({ type: "failed", error: { code: "deadline-exceeded", message: expect.stringContaining("300000 ms deadline") as unknown } });
+    expect(now).toBeLessThanOrEqual(300_000 + 60_000);
+  });
+});

@@ -81,7 +81,7 @@ type Phase =
 type SendingPhase = Extract<Phase, { name: "starting" | "resuming" | "querying" | "uploading" | "cancelling" }>;
 
 /** The machine's phases (see the module header). */
-export type MachineState = Phase["name"];
+export type MachineState = "starting" | "resuming" | "querying" | "uploading" | "verifying" | "backoff" | "cancelling" | "done" | "failed" | "cancelled" | "aborted";
 
 const NEED_DATA: NeedDataAction = { type: "need-data" };
 const IN_FLIGHT: InFlightAction = { type: "in-flight" };

@@ -84,6 +84,20 @@ describe("GcsModel", () => {
     expect(model.session(uri)!.state).toBe("active");
   });
 
+  it("answers the DELETE of a finalized session with the object, and can cut a final answer's body in a complete message", () => {
+    const data = Uint8Array.from({ length: 10 }, (_, i) => i);
+    const model = new GcsModel({ faults: (info) => (info.index === 1 ? { kind: "cut-body", keepBytes: 30 } : undefined) });
+    const uri = start(model);
+    const cut = status(model, put(uri, "bytes 0-9/10", data));
+    expect(cut.status).toBe(200);
+    expect(cut.body).toHaveLength(30);
+    expect(() => JSON.parse(cut.body) as unknown).toThrow(SyntaxError);
+    expect(model.object("bkt", "o")!.content).toEqual(data); // committed all the same
+    const deleted = status(model, { method: "DELETE", url: uri, headers: {}, body: [], bodyLength: 0 });
+    expect(deleted.status).toBe(200);
+    expect(JSON.parse(deleted.body)).toMatchObject({ name: "o", bucket: "bkt", size: "10", crc32c: expect.any(String) as unknown });
+  });
+
   it("deletes sessions (499, then 404), expires them (410), and checks preconditions (412)", () => {
     const model = new GcsModel();
     const uri = start(model);

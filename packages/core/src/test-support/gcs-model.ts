@@ -29,6 +29,11 @@ export type ModelFault =
   | { readonly kind: "lose-response" }
   /** Process fully, then cut the response body short: rejects with kind `truncated`. */
   | { readonly kind: "truncate" }
+  /**
+   * Process fully, then answer a complete message whose body is cut after `keepBytes` characters
+   * (a proxy that truncates with a matching Content-Length): a final object's JSON arrives cut.
+   */
+  | { readonly kind: "cut-body"; readonly keepBytes: number }
   /** Persist the aligned part of `afterBytes`, then hang until the request is aborted. */
   | { readonly kind: "stall"; readonly afterBytes?: number };
 
@@ -494,6 +499,9 @@ export class GcsModel implements Transport {
     const after = (outcome: ModelOutcome): ModelOutcome => {
       if (fault?.kind === "lose-response") return { type: "error", kind: "network" };
       if (fault?.kind === "truncate") return { type: "error", kind: "truncated" };
+      if (fault?.kind === "cut-body" && outcome.type === "response") {
+        return { type: "response", response: { ...outcome.response, body: outcome.response.body.slice(0, fault.keepBytes) } };
+      }
       return outcome;
     };
     if (session.state === "final") return after(this.#finalResponse(session));
@@ -575,7 +583,8 @@ export class GcsModel implements Transport {
     if (request.headers["x-goog-encryption-key-sha256"] !== session.encryptionKeySha256) {
       this.violations.push("DELETE: encryption key headers differ from the session's");
     }
-    if (session.state === "final") return errorResponse(404, "The upload is already final.");
+    // GCS answers the DELETE of a session it already finalized with the object: it exists.
+    if (session.state === "final") return this.#finalResponse(session);
     session.state = "deleted";
     session.parts.length = 0;
     const outcome: ModelOutcome = { type: "response", response: { status: 499, headers: {}, body: "" } };
