@@ -13,6 +13,7 @@ export type RequestPurpose = "start" | "chunk" | "finalize" | "query" | "cancel"
 
 /** Send this request now, then report its outcome with `onResponse(id, …)` or `onError(id, …)`. */
 export interface SendAction {
+  /** Discriminant. */
   readonly type: "send";
   /** Identifies the request in `onResponse` / `onError`. Never reused. */
   readonly id: number;
@@ -28,23 +29,29 @@ export interface SendAction {
 
 /** Backing off: call `poll` again at or after `until` (same scale as `now`). */
 export interface WaitAction {
+  /** Discriminant. */
   readonly type: "wait";
+  /** When to poll again, on the scale of `now`. */
   readonly until: number;
 }
 
 /** Nothing to send and nothing in flight: call `write` or `end`. */
 export interface NeedDataAction {
+  /** Discriminant. */
   readonly type: "need-data";
 }
 
 /** A request is outstanding: wait for its outcome. */
 export interface InFlightAction {
+  /** Discriminant. */
   readonly type: "in-flight";
 }
 
 /** The object is final and verified. */
 export interface DoneAction {
+  /** Discriminant. */
   readonly type: "done";
+  /** The final object resource, verified. */
   readonly object: ObjectResource;
   /** True when `cancel()` came too late: the object had been committed before it took effect. */
   readonly committedBeforeCancel: boolean;
@@ -52,12 +59,15 @@ export interface DoneAction {
 
 /** The upload ended in failure (or was aborted: code `aborted`). */
 export interface FailedAction {
+  /** Discriminant. */
   readonly type: "failed";
+  /** Why: switch on its `code`. */
   readonly error: UploadError;
 }
 
 /** The upload was cancelled (its session deleted, if it had one). */
 export interface CancelledAction {
+  /** Discriminant. */
   readonly type: "cancelled";
 }
 

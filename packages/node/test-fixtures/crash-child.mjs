@@ -16,7 +16,7 @@ function* generate(total, seed, offset) {
 const store = new FileCheckpointStore(checkpointPath);
 const checkpoint = await store.load();
 const object = await uploadFrom(
-  Readable.from(generate(size, Number(seedText), checkpoint?.persisted ?? 0)),
+  Readable.from(generate(size, Number(seedText), checkpoint?.resumeOffset ?? 0)),
   {
     apiEndpoint: endpoint,
     bucket,
@@ -26,7 +26,7 @@ const object = await uploadFrom(
     upload: { chunkSize: 256 * 1024 },
   },
   (stream) => {
-    if (stream.resumeOffset !== (checkpoint?.persisted ?? 0)) throw new Error("resume offset disagrees with the checkpoint");
+    if (stream.resumeOffset !== (checkpoint?.resumeOffset ?? 0)) throw new Error("resume offset disagrees with the checkpoint");
   },
 );
-process.stdout.write(`${JSON.stringify({ size: object.size, crc32c: object.crc32c, resumedFrom: checkpoint?.persisted ?? 0 })}\n`);
+process.stdout.write(`${JSON.stringify({ size: object.size, crc32c: object.crc32c, resumedFrom: checkpoint?.resumeOffset ?? 0 })}\n`);
