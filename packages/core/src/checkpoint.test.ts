@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseCheckpoint, sealCheckpoint, type Checkpoint } from "./checkpoint.js";
+import { isoTimestamp, parseCheckpoint, sealCheckpoint, type Checkpoint } from "./checkpoint.js";
 import { UploadError } from "./errors.js";
 import { UploadMachine } from "./machine.js";
 import {
@@ -42,7 +42,8 @@ function thrownBy(fn: () => unknown): UploadError {
   throw new Error("expected a throw");
 }
 
-describe("checkpoint", () => {
+// Whole uploads through the model: seconds on a loaded machine, far below this bound.
+describe("checkpoint", { timeout: 30_000 }, () => {
   it("is JSON-serialisable and describes the session, persisted offset and CRC32C of the prefix", () => {
     const content = bytesOf(3 * CHUNK);
     const cp = checkpointAfter(content, 2 * CHUNK);
@@ -227,6 +228,20 @@ describe("checkpoint", () => {
     expect(cancelled.committedBeforeCancel).toBe(true);
   });
 
+  it("a restored session cancelled during its backoff: the DELETE's object answer means done, not a violation", () => {
+    const content = bytesOf(CHUNK + 3);
+    const machine = UploadMachine.restore(checkpointAfter(content, CHUNK), options());
+    const query = expectSend(machine);
+    machine.write(content.subarray(CHUNK));
+    machine.end();
+    machine.onResponse(query.id, { status: 503, headers: {}, body: "" }, 0);
+    machine.cancel();
+    const del = expectSend(machine, 0);
+    expect(del.purpose).toBe("cancel");
+    machine.onResponse(del.id, rObject(content), 0);
+    expect(expectAction(machine, "done")).toMatchObject({ committedBeforeCancel: true, object: { size: String(content.length) } });
+  });
+
   it("a source that ends below what the server holds fails: it is not the same source", () => {
     const content = bytesOf(4 * CHUNK);
     const machine = UploadMachine.restore(checkpointAfter(content, CHUNK), options());
@@ -258,6 +273,44 @@ describe("checkpoint", () => {
     restored.write(content);
     restored.end();
     expect(expectSend(restored).request.headers["x-goog-hash"]).toBe(`crc32c=${crcB64(content)},md5=${md5B64(content)}`);
+  });
+
+  it("format v2: a hand-edited checkpoint (session, offset, CRC) fails its integrity check", () => {
+    const good = checkpointAfter(bytesOf(2 * CHUNK), CHUNK);
+    for (const edited of [{ ...good, sessionUri: `${SESSION}0` }, { ...good, resumeOffset: 0 }, { ...good, crc32c: 1 }, { ...good, totalSize: 3 * CHUNK }, { ...good, integrity: undefined }]) {
+      const error = thrownBy(() => UploadMachine.restore(edited, options()));
+      expect(error.code).toBe("invalid-checkpoint");
+      expect(error.message).toMatch(/^checkpoint: expected integrity fnv1a64:[0-9a-f]{16} .*edited or corrupted/);
+    }
+    // Unknown extra fields are not part of the format: ignored, and not written back.
+    expect(parseCheckpoint({ ...good, note: "mine" })).toEqual(good);
+  });
+
+  it("format v1 is still read (persisted, a monotonic createdAt, no integrity) and written back as v2", () => {
+    const content = bytesOf(2 * CHUNK);
+    const v2 = checkpointAfter(content, CHUNK);
+    const v1 = { version: 1, sessionUri: v2.sessionUri, persisted: CHUNK, crc32c: v2.crc32c, chunkSize: CHUNK, fingerprint: v2.fingerprint, createdAt: 1234.5 };
+    expect(parseCheckpoint(v1)).toEqual(v2);
+    const machine = UploadMachine.restore(v1, options());
+    expect(machine.resumeOffset).toBe(CHUNK);
+    expect(machine.checkpoint()).toEqual(v2);
+    expect(thrownBy(() => parseCheckpoint({ ...v1, persisted: -1 })).message).toContain("expected persisted to be a non-negative integer");
+  });
+
+  it("createdAt comes from the injected wall clock, as ISO 8601 UTC, and survives a restore", () => {
+    const opts = options({ wallClock: () => Date.UTC(2026, 0, 31, 23, 59, 59, 999) });
+    const machine = new UploadMachine(opts);
+    started(machine);
+    const cp = machine.checkpoint()!;
+    expect(cp.createdAt).toBe("2026-01-31T23:59:59.999Z");
+    expect(UploadMachine.restore(JSON.parse(JSON.stringify(cp)), opts).checkpoint()).toEqual(cp);
+  });
+
+  it("isoTimestamp formats like Date.prototype.toISOString, without Date", () => {
+    const samples = [0, 1, 86_399_999, 951_782_400_000, 1_709_164_800_000, 4_102_444_800_000, 253_402_300_799_999, -1, -62_135_596_800_000];
+    // Years 0001 to 9999 (toISOString switches to six-digit years outside 0000-9999; no wall clock goes there).
+    for (let i = 0; i < 500; i++) samples.push(Math.floor(Math.abs(Math.sin(i + 1)) * 253_402_300_799_999));
+    for (const ms of samples) expect(isoTimestamp(ms), String(ms)).toBe(new Date(ms).toISOString());
   });
 
   describe("a corrupt checkpoint is refused with invalid-checkpoint", () => {

@@ -476,9 +476,9 @@ export class UploadMachine {
     }
     const { object, size } = found;
     const committedBeforeCancel = phase.name === "cancelling";
-    // A former process (or this one, before a cancel) may have finalized it: only its size can be
-    // checked now; the rest of the source is read to compare (or, cancelling, it is reported).
-    const foundFinal = phase.name === "resuming" || (committedBeforeCancel && !bytes.ended);
+    // Final before this process sent its last byte (found by a resume, or a cancel's DELETE): only its
+    // size can be checked now; the rest of the source is read to compare (cancelling: reported).
+    const foundFinal = phase.name === "resuming" || (committedBeforeCancel && !(bytes.ended && bytes.highestSent >= bytes.written));
     const problem = bytes.checkFinalSize(size, foundFinal);
     if (problem !== undefined) return this.#end("failed", this.#errorAbout(pending, "protocol-violation", problem, status));
     if (foundFinal) {
