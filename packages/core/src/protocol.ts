@@ -210,7 +210,7 @@ export type ObjectReading =
   | { readonly kind: "invalid"; readonly problem: string };
 
 /** Reads the object resource of a 200/201 (see {@link ObjectReading}). */
-export function objectOf(response: TransportResponse): ObjectReading {
+export function readObject(response: TransportResponse): ObjectReading {
   const text = response.body.trim();
   if (text !== "") {
     let parsed: unknown;
@@ -240,6 +240,12 @@ export function objectOf(response: TransportResponse): ObjectReading {
   return { kind: "object", object };
 }
 
+/** {@link readObject}'s answer as the object, or a string saying what was wrong (cut or not an object). */
+export function objectOf(response: TransportResponse): ObjectResource | string {
+  const reading = readObject(response);
+  return reading.kind === "object" ? reading.object : reading.problem;
+}
+
 /** A final object, checked against the target: its size as a number, when stated. */
 export type FinalObject =
   | { readonly kind: "object"; readonly object: ObjectResource; readonly size: number | undefined }
@@ -252,7 +258,7 @@ export type FinalObject =
  * target's: an object of another name is not the upload's object.
  */
 export function finalObjectOf(response: TransportResponse, target: ResolvedTarget): FinalObject {
-  const reading = objectOf(response);
+  const reading = readObject(response);
   if (reading.kind !== "object") return reading;
   const object = reading.object;
   let size: number | undefined;

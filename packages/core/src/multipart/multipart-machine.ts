@@ -53,7 +53,8 @@ import { encodeBase64 } from "../base64.js";
 import { ByteQueue } from "../byte-queue.js";
 import type { Checksum } from "../checksum.js";
 import { UploadError, UsageError, ValidationError } from "../errors.js";
-import { objectOf, parseGoogHash, sameBase64, transientStatuses, type ObjectResource } from "../protocol.js";
+import { objectOf, parseGoogHash, sameBase64, type ObjectResource } from "../protocol.js";
+import { transientStatuses } from "../retry-policy.js";
 import type { TransportRequest, TransportResponse } from "../transport.js";
 import { combineCrc32c } from "./crc32c-combine.js";
 import {

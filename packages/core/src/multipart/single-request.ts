@@ -29,7 +29,8 @@ import { decodeBase64, encodeBase64 } from "../base64.js";
 import type { Checksum } from "../checksum.js";
 import { UploadError, UsageError, ValidationError } from "../errors.js";
 import type { UploadOptions } from "../options.js";
-import { describeRequest, errorForStatus, objectOf, sameBase64, startBody, transientStatuses, type ObjectResource } from "../protocol.js";
+import { describeRequest, errorForStatus, objectOf, sameBase64, startBody, type ObjectResource } from "../protocol.js";
+import { transientStatuses } from "../retry-policy.js";
 import { resolveOptions, type ResolvedJsonTarget, type ResolvedOptions } from "../resolve-options.js";
 import type { TransportRequest, TransportResponse } from "../transport.js";
 import { decodeUtf8, encodeUtf8 } from "../utf8.js";
@@ -301,11 +302,11 @@ export class SingleRequestUpload {
     }
     if (transientStatuses.has(status)) {
       this.#uncertain = true;
-      const error = errorForStatus(this.#request, response, true, false, undefined);
+      const error = errorForStatus(this.#request, response, { forStart: true });
       return this.#retry(now, new UploadError("transient", `${describeRequest(this.#request)}: expected 200, came ${status}${error.serverMessage === undefined ? "" : ` "${error.serverMessage}"`} (transient)`, { status, ...(error.serverMessage === undefined ? {} : { serverMessage: error.serverMessage }) }));
     }
     // forStart: a 404 here means "no such bucket", not a session gone; the checksums travel in the body.
-    const error = errorForStatus(this.#request, response, true, this.#crc32c !== undefined || this.#md5 !== undefined, undefined);
+    const error = errorForStatus(this.#request, response, { forStart: true, carriedHash: this.#crc32c !== undefined || this.#md5 !== undefined });
     if (this.#cancelRequested) return this.#finishCancelled(`the single-request upload was cancelled; its request was refused: ${error.message}`);
     if (status === 412 && this.#uncertain && this.#crc32c !== undefined) {
       // An earlier attempt may have created the object: look before calling it a failure.
