@@ -79,6 +79,8 @@ async function driverPerChunk(chunks) {
   };
   let persisted = 0;
   const transport = {
+    specificationVersion: 2,
+    capabilities: { uploadProgress: false },
     async send(request) {
       if (request.method === "POST") return { status: 200, headers: { location: SESSION }, body: "" };
       persisted += request.bodyLength;
