@@ -7,7 +7,7 @@
  * clock (time arrives as `now`), draws no randomness of its own. The same inputs give the same
  * actions, byte for byte.
  *
- * Rules (PROTOCOL.md section 8):
+ * Rules (docs/protocol.md#xml-multipart-api):
  *  1. Several requests at once: `poll` returns a `send` for every request that may go now, each
  *     exactly once, one per call; call it until it answers something other than `send`. At most
  *     `parallelism` parts are cut and unacknowledged at a time; control requests (initiate, list,

@@ -4,7 +4,7 @@
  * with several requests outstanding, answering them in an order drawn from a seed.
  */
 import type { RandomSource } from "../clock.js";
-import { nodeChecksums } from "../harness.test-utils.js";
+import { bytesOf, nodeChecksums } from "../harness.test-utils.js";
 import { seededRandom } from "../test-support/random.js";
 import type { TransportRequest, TransportResponse } from "../transport.js";
 import { MultipartMachine, type MultipartAction, type MultipartEvent, type MultipartSendAction } from "./multipart-machine.js";
@@ -34,15 +34,7 @@ export function sourceOf(length: number, offset = 0): Uint8Array {
   const need = length + offset;
   if (pool === undefined || pool.length < need) {
     const size = Math.max(need, 48 * MiB);
-    const words = new Uint32Array(Math.ceil(size / 4));
-    let x = 0x2545f491;
-    for (let i = 0; i < words.length; i++) {
-      x ^= x << 13;
-      x ^= x >>> 17;
-      x ^= x << 5;
-      words[i] = x >>> 0;
-    }
-    pool = new Uint8Array(words.buffer, 0, size);
+    pool = bytesOf(size, 0x2545f491);
   }
   return pool.subarray(offset, offset + length);
 }

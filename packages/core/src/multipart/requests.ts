@@ -1,5 +1,5 @@
 /**
- * The wire format of the XML multipart API (PROTOCOL.md section 8): how each request is written.
+ * The wire format of the XML multipart API (docs/protocol.md#xml-multipart-api): how each request is written.
  * No decisions live here; the machine makes them.
  *
  * | purpose         | request                                                             |
