@@ -44,7 +44,9 @@ export type ModelRequestType = "start" | "chunk" | "query" | "cancel" | "other";
 export interface ModelRequestInfo {
   /** 0-based index of the request among all requests this model received. */
   readonly index: number;
+  /** What kind of request it is. */
   readonly type: ModelRequestType;
+  /** The request as sent. */
   readonly request: TransportRequest;
 }
 
@@ -75,11 +77,17 @@ export type ModelOutcome =
 
 /** One line of the model's log. */
 export interface ModelLogEntry {
+  /** 0-based index of the request. */
   readonly index: number;
+  /** What kind of request it was. */
   readonly type: ModelRequestType;
+  /** HTTP method. */
   readonly method: string;
+  /** Its Content-Range header, if any. */
   readonly contentRange?: string;
+  /** Body bytes sent. */
   readonly bodyLength: number;
+  /** The fault injected into it, if any. */
   readonly fault?: ModelFault["kind"];
   /** The status answered, or the failure kind. */
   readonly outcome: number | "network" | "truncated" | "stall";
@@ -89,28 +97,43 @@ export interface ModelLogEntry {
 
 /** A session as the model keeps it. */
 export interface ModelSession {
+  /** The upload id. */
   readonly id: string;
+  /** The session URI handed out. */
   readonly uri: string;
+  /** Started through the JSON API or a signed URL (XML API). */
   readonly api: "json" | "xml";
+  /** Target bucket. */
   readonly bucket: string;
+  /** Target object name. */
   readonly name: string;
+  /** The object resource given at start. */
   readonly resource: Readonly<Record<string, unknown>>;
+  /** `X-Upload-Content-Length`, if given. */
   readonly declaredTotal: number | undefined;
+  /** The CSEK hash the session was started with; every request must repeat it. */
   readonly encryptionKeySha256: string | undefined;
   /** Persisted bytes: never decreases. */
   persisted: number;
   /** Every persisted offset this session reported, in order (for monotonicity checks). */
   readonly history: number[];
+  /** The total once a request stated it. */
   total: number | undefined;
+  /** Where the session stands. */
   state: "active" | "final" | "deleted" | "expired";
+  /** Running CRC32C of the persisted bytes. */
   crc: number;
+  /** Running MD5 of the persisted bytes, when the model computes MD5. */
   md5: Checksum | undefined;
+  /** Copies of the persisted bytes (when the model keeps content). */
   readonly parts: Uint8Array[];
+  /** The object resource once final. */
   object: Record<string, unknown> | undefined;
 }
 
 /** A stored object. */
 export interface ModelObject {
+  /** Its object resource, as the final answer carried it. */
   readonly resource: Readonly<Record<string, unknown>>;
   /** The content, when the model keeps content. */
   readonly content: Uint8Array | undefined;
