@@ -4,10 +4,9 @@
  * A page may read only the response headers the bucket's CORS configuration exposes. Without
  * `Range` exposed, every 308 looks like "nothing persisted": an uploader that believed it would
  * resend forever or report data lost. GCS sends `X-GUploader-UploadID` on every upload response, so
- * when neither `Range`/`Location` nor that header is visible on a response that must carry one, the
- * headers were hidden, not absent. A preflight that fails makes fetch/XHR fail exactly like a network
- * error; a `no-cors` probe of the same origin tells the two apart (an opaque answer means the server
- * is reachable, so the browser refused the request).
+ * when a response that must carry `Range`/`Location` shows no header beyond the CORS-safelisted
+ * ones, the headers were hidden, not absent. A preflight that fails makes fetch/XHR fail exactly like a network
+ * error; two probes tell them apart (see {@link probeCorsRefusal}).
  */
 import { TransportError, type TransportRequest, type TransportResponse } from "@resumable-gcs/core";
 
@@ -23,8 +22,8 @@ export class CorsError extends TransportError {
   /** The page's origin, which the bucket's CORS configuration must list. */
   readonly origin: string;
 
-  constructor(message: string, origin: string, options: { cause?: unknown } = {}) {
-    super("network", message, { ...options, code: CORS_ERROR_CODE });
+  constructor(message: string, origin: string) {
+    super("network", message, { code: CORS_ERROR_CODE });
     this.name = "CorsError";
     this.origin = origin;
   }
@@ -59,6 +58,9 @@ const PROBE_TIMEOUT_MS = 5000;
 const ADVICE =
   "the bucket's CORS configuration must list this origin, the methods POST, PUT, DELETE (and GET), and expose the response headers Range, Location, X-GUploader-UploadID, X-Goog-Hash, ETag (see the CORS section of @resumable-gcs/web's README)";
 
+/** Response headers a page may always read (the Fetch standard's CORS-safelisted response-header names). */
+const SAFELISTED_RESPONSE_HEADERS = new Set(["cache-control", "content-language", "content-length", "content-type", "expires", "last-modified", "pragma"]);
+
 /** Whether the protocol needed a header that the browser may have hidden. */
 function needsHeaders(request: TransportRequest, response: TransportResponse): boolean {
   if (response.status === 308) return true;
@@ -72,27 +74,40 @@ function needsHeaders(request: TransportRequest, response: TransportResponse): b
  */
 export function hiddenHeadersError(request: TransportRequest, response: TransportResponse, origin: string | undefined, describe: string): CorsError | undefined {
   if (origin === undefined || !needsHeaders(request, response)) return undefined;
-  const visible = "range" in response.headers || "location" in response.headers || "x-guploader-uploadid" in response.headers;
+  // Any header beyond the CORS-safelisted ones proves the server exposes headers to this page
+  // (GCS always sends X-GUploader-UploadID); seeing only safelisted ones means they were hidden.
+  const visible = Object.keys(response.headers).some((name) => !SAFELISTED_RESPONSE_HEADERS.has(name));
   if (visible) return undefined;
   return new CorsError(`CORS: the browser hid the response headers of ${describe} (status ${response.status}) from ${origin}: ${ADVICE}`, origin);
 }
 
 /**
- * After a cross-origin exchange failed without a response: a CORS error when the server answers a
- * `no-cors` probe (so it is reachable and the browser refused the request), else undefined (a real
- * network failure).
+ * After a cross-origin exchange failed without a response: a CORS error when the browser refuses
+ * this URL but not the server, else undefined (a real network failure: reset, cut, refused).
+ *
+ * Two probes, because "the server is reachable" alone is true of a reset connection too:
+ * 1. a `no-cors` GET of the origin root (an opaque answer proves the server is reachable);
+ * 2. a CORS-mode status query to the same URL (the empty `PUT` that asks where an upload stands):
+ *    idempotent on a session URI and harmless anywhere else. If it gets any answer, the browser
+ *    lets the page talk to this URL, so the first failure was the network's; if it fails too, the
+ *    browser is refusing it: CORS.
  */
-export async function probeCorsRefusal(url: string, origin: string, describe: string, cause: unknown, fetchImpl: typeof fetch = fetch): Promise<CorsError | undefined> {
+export async function probeCorsRefusal(url: string, origin: string, describe: string, fetchImpl: typeof fetch = fetch): Promise<CorsError | undefined> {
   const target = new URL(url);
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), PROBE_TIMEOUT_MS);
-  try {
-    // Only the origin root: the probe never touches the upload session.
-    await fetchImpl(`${target.origin}/`, { mode: "no-cors", method: "GET", signal: controller.signal });
-  } catch {
-    return undefined;
-  } finally {
-    clearTimeout(timer);
-  }
-  return new CorsError(`CORS: the browser refused ${describe} from ${origin} (the server is reachable, so the preflight or the response's CORS headers were refused): ${ADVICE}`, origin, { cause });
+  const attempt = async (input: string, init: RequestInit): Promise<boolean> => {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), PROBE_TIMEOUT_MS);
+    try {
+      const response = await fetchImpl(input, { ...init, signal: controller.signal });
+      await response.body?.cancel().catch(() => undefined);
+      return true;
+    } catch {
+      return false;
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+  if (!(await attempt(`${target.origin}/`, { mode: "no-cors", method: "GET" }))) return undefined;
+  if (await attempt(url, { method: "PUT", headers: { "content-range": "bytes */*" }, body: new Uint8Array(0) })) return undefined;
+  return new CorsError(`CORS: the browser refused ${describe} from ${origin} (the server is reachable, so the preflight or the response's CORS headers were refused): ${ADVICE}`, origin);
 }

@@ -1,6 +1,6 @@
 import { type AuthHeaderSource, type Transport, TransportError, type TransportRequest, type TransportResponse, type TransportSendOptions } from "@resumable-gcs/core";
 import { crossOriginFrom, hiddenHeadersError, probeCorsRefusal } from "./cors.js";
-import { describeRequest, headersToRecord, inBrowserContext, joinBody, requestHeaders, tooLargeError } from "./http-common.js";
+import { describeRequest, errorCode, headersToRecord, inBrowserContext, joinBody, reasonOf, requestHeaders, tooLargeError } from "./http-common.js";
 
 /** Options for {@link createFetchTransport}. */
 export interface FetchTransportOptions {
@@ -10,14 +10,21 @@ export interface FetchTransportOptions {
   readonly fetch?: typeof fetch | undefined;
   /** A hard limit for one exchange in ms; off by default (the driver's stall timer guards progress). */
   readonly timeoutMs?: number | undefined;
+  /**
+   * In a page, treat a 308 or session start that shows only CORS-safelisted headers as hidden by
+   * CORS (a {@link CorsError}). Default true, right for GCS, which always sends
+   * `X-GUploader-UploadID`; turn it off only for a GCS-like server that sends no header of its own.
+   */
+  readonly corsHeaderCheck?: boolean | undefined;
 }
 
 /**
  * A transport on the runtime's `fetch`: browsers, Deno, Bun, Cloudflare Workers and Node 22+.
  *
  * One request per call; the body goes as one `Uint8Array` (the single view itself, or one copy of
- * several); every status comes back as a response (fetch's default redirect mode returns a 308
- * without `Location` as it is, and never `redirect: "manual"`, which hides the status in browsers).
+ * several); every status comes back as a response: outside browsers with `redirect: "manual"` (a
+ * 3xx is returned, never followed); in a page with the default mode, because "manual" gives an
+ * opaque status 0 there (a 308 without `Location`, as GCS sends, comes back as it is either way).
  * fetch cannot observe upload progress, so `capabilities.uploadProgress` is false and the driver
  * sizes its stall deadline from the body length. In a page, a CORS refusal becomes a {@link CorsError}.
  *
@@ -36,7 +43,8 @@ export function createFetchTransport(options: FetchTransportOptions = {}): Trans
     const { signal, maxResponseBytes } = sendOptions;
     const describe = describeRequest(request);
     if (signal.aborted) throw new TransportError("aborted", `${describe} aborted before it started`);
-    const headers = await requestHeaders(request, sendOptions, auth, inBrowserContext());
+    const browser = inBrowserContext();
+    const headers = await requestHeaders(request, sendOptions, auth, browser);
     if (signal.aborted) throw new TransportError("aborted", `${describe} aborted before it started`);
 
     const controller = new AbortController();
@@ -50,10 +58,8 @@ export function createFetchTransport(options: FetchTransportOptions = {}): Trans
             timedOut = true;
             controller.abort();
           }, timeoutMs);
-    const stopped = (phase: string, cause: unknown): TransportError =>
-      timedOut
-        ? new TransportError("timeout", `${describe} timed out after ${timeoutMs} ms (${phase})`, { cause })
-        : new TransportError("aborted", `${describe} aborted (${phase})`, { cause });
+    const stopped = (phase: string): TransportError =>
+      timedOut ? new TransportError("timeout", `${describe} timed out after ${timeoutMs} ms (${phase})`) : new TransportError("aborted", `${describe} aborted (${phase})`);
     const origin = crossOriginFrom(request.url);
 
     try {
@@ -63,17 +69,22 @@ export function createFetchTransport(options: FetchTransportOptions = {}): Trans
         response = await fetchImpl()(request.url, {
           method: request.method,
           headers,
+          // Outside browsers "manual" hands a 3xx back as it is, which the contract wants. In a page it
+          // would give an opaque status 0, so the browser's own following stays (it drops the
+          // Authorization header on a cross-origin redirect; GCS's 308s carry no Location anyway).
+          ...(browser ? {} : { redirect: "manual" as const }),
           // Views over a SharedArrayBuffer cannot be a body; core's views never are.
           ...(body === undefined ? {} : { body: body as Uint8Array<ArrayBuffer> }),
           signal: controller.signal,
         });
       } catch (error) {
-        if (controller.signal.aborted) throw stopped("before a response", error);
+        if (controller.signal.aborted) throw stopped("before a response");
         if (origin !== undefined) {
-          const cors = await probeCorsRefusal(request.url, origin, describe, error, fetchImpl());
+          const cors = await probeCorsRefusal(request.url, origin, describe, fetchImpl());
           if (cors !== undefined) throw cors;
         }
-        throw new TransportError("network", `${describe} did not complete: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+        // fetch's own error is not kept as the cause: runtimes put the full URL (upload_id and all) in it.
+        throw new TransportError("network", `${describe} did not complete: ${reasonOf(error)}`, errorCode(error));
       }
 
       const announced = Number(response.headers.get("content-length") ?? "0");
@@ -81,9 +92,9 @@ export function createFetchTransport(options: FetchTransportOptions = {}): Trans
         await response.body?.cancel().catch(() => undefined);
         throw tooLargeError(describe, maxResponseBytes);
       }
-      const text = await readText(response, maxResponseBytes, describe, (error) => (controller.signal.aborted ? stopped("reading the response", error) : undefined));
+      const text = await readText(response, maxResponseBytes, describe, () => (controller.signal.aborted ? stopped("reading the response") : undefined));
       const result: TransportResponse = { status: response.status, headers: headersToRecord(response.headers), body: text };
-      const hidden = hiddenHeadersError(request, result, origin, describe);
+      const hidden = options.corsHeaderCheck === false ? undefined : hiddenHeadersError(request, result, origin, describe);
       if (hidden !== undefined) throw hidden;
       return result;
     } finally {
@@ -108,7 +119,7 @@ async function readText(response: Response, limit: number, describe: string, whe
     try {
       step = await reader.read();
     } catch (error) {
-      throw whenStopped(error) ?? new TransportError("truncated", `${describe}: the response was cut short (${error instanceof Error ? error.message : String(error)})`, { cause: error });
+      throw whenStopped(error) ?? new TransportError("truncated", `${describe}: the response was cut short (${reasonOf(error)})`, errorCode(error));
     }
     if (step.done) break;
     received += step.value.byteLength;

@@ -2,7 +2,7 @@
  * What the fetch and XMLHttpRequest transports share: body joining, header handling, auth headers,
  * response reading under a size limit. One home for each, so both transports behave alike.
  */
-import { type AuthHeaderSource, mergeHeaders, redactUrl, TransportError, type TransportRequest } from "@resumable-gcs/core";
+import { type AuthHeaderSource, mergeHeaders, redact, redactUrl, TransportError, type TransportRequest } from "@resumable-gcs/core";
 
 /**
  * The body as one buffer for an HTTP client that takes one: the single view itself (no copy), or
@@ -50,8 +50,8 @@ export async function requestHeaders(
       if (options.refreshCredentials === true && auth.refresh !== undefined) await auth.refresh();
       headers = mergeHeaders(headers, await auth.getRequestHeaders(request.url));
     } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
-      throw new TransportError("auth", `the access token provider failed: ${reason}`, { cause: error });
+      // The provider's error is not kept as the cause (it may hold the token or its config): its reason, redacted, is.
+      throw new TransportError("auth", `the access token provider failed: ${reasonOf(error)}`);
     }
   }
   const drop = inBrowser ? BROWSER_FORBIDDEN : CLIENT_MANAGED;
@@ -92,4 +92,23 @@ export function inBrowserContext(): boolean {
 /** The "response too large" error, the same for both transports. */
 export function tooLargeError(describe: string, limit: number): TransportError {
   return new TransportError("truncated", `${describe}: the response body exceeds ${limit} bytes`, { tooLarge: true });
+}
+
+/**
+ * A failure's reason for a message, redacted: runtimes put the full request URL (with its
+ * upload_id) in fetch errors, and a cause's code (ECONNREFUSED) says more than "fetch failed".
+ */
+export function reasonOf(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const code = errorCode(error).code;
+  return redact(code === undefined || message.includes(code) ? message : `${message}: ${code}`);
+}
+
+/** The system error code of `error` or its cause (undici nests it), as TransportError options. */
+export function errorCode(error: unknown): { code?: string } {
+  for (let current: unknown = error, depth = 0; current instanceof Error && depth < 4; current = current.cause, depth += 1) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === "string" && code !== "") return { code };
+  }
+  return {};
 }

@@ -8,6 +8,12 @@ export interface XhrTransportOptions {
   readonly auth?: AuthHeaderSource | undefined;
   /** A hard limit for one exchange in ms; off by default (the driver's stall timer guards progress). */
   readonly timeoutMs?: number | undefined;
+  /**
+   * In a page, treat a 308 or session start that shows only CORS-safelisted headers as hidden by
+   * CORS (a {@link CorsError}). Default true, right for GCS, which always sends
+   * `X-GUploader-UploadID`; turn it off only for a GCS-like server that sends no header of its own.
+   */
+  readonly corsHeaderCheck?: boolean | undefined;
 }
 
 /**
@@ -86,13 +92,13 @@ export function createXhrTransport(options: XhrTransportOptions = {}): Transport
     });
 
     if ("response" in outcome) {
-      const hidden = hiddenHeadersError(request, outcome.response, origin, describe);
+      const hidden = options.corsHeaderCheck === false ? undefined : hiddenHeadersError(request, outcome.response, origin, describe);
       if (hidden !== undefined) throw hidden;
       return outcome.response;
     }
     if ("failure" in outcome) throw outcome.failure;
     if (origin !== undefined) {
-      const cors = await probeCorsRefusal(request.url, origin, describe, undefined);
+      const cors = await probeCorsRefusal(request.url, origin, describe);
       if (cors !== undefined) throw cors;
     }
     throw new TransportError("network", `${describe} did not complete (connection refused or reset)`);

@@ -7,6 +7,7 @@
 import { createServer } from "node:net";
 import type { AddressInfo } from "node:net";
 import { startEmulator } from "@resumable-gcs/emulator";
+import { CONFORMANCE_SERVER_KEY, startConformanceServer } from "@resumable-gcs/transport-conformance/server";
 import type { TestProject } from "vitest/node";
 import { startCorsProxy } from "./cors-proxy.js";
 
@@ -32,7 +33,11 @@ export async function setup(project: TestProject): Promise<() => Promise<void>> 
   const proxy = await startCorsProxy(emulator.url);
   project.provide("corsProxyUrl", proxy.url);
   project.provide("closedPortUrl", await closedPortUrl());
+  // The conformance suite reads its server's addresses with inject(CONFORMANCE_SERVER_KEY).
+  const conformance = await startConformanceServer();
+  project.provide(CONFORMANCE_SERVER_KEY, conformance.info);
   return async () => {
+    await conformance.stop();
     await proxy.stop();
     await emulator.stop();
   };

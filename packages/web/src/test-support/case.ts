@@ -1,4 +1,5 @@
 /** The shape of a behavioural case and its helpers, shared by the case files and the runners. */
+import type { ConformanceServerInfo } from "@resumable-gcs/transport-conformance/cases";
 
 /** The runtimes the suite runs in. */
 export type RuntimeName = "node" | "chromium" | "deno" | "bun" | "workerd";
@@ -11,6 +12,8 @@ export interface SuiteEnvironment {
   readonly runtime: RuntimeName;
   /** A bucket that exists on the emulator. */
   readonly bucket: string;
+  /** The transport conformance server's addresses, where the runner started one. */
+  readonly conformance?: ConformanceServerInfo;
 }
 
 /** One behaviour to check. */

@@ -5,13 +5,14 @@
 import { patternBytes, patternChunks } from "@resumable-gcs/test-utils";
 
 /** Yields `size` pseudo-random bytes for `seed` in `block`-sized pieces. */
-export function generate(size: number, seed = 1, block = 64 * 1024): Generator<Uint8Array> {
-  return patternChunks(size, { seed, chunkSize: block });
+export function generate(size: number, seed = 1, block = 64 * 1024): Generator<Uint8Array<ArrayBuffer>> {
+  // The generator allocates a fresh ArrayBuffer per piece (never a SharedArrayBuffer): Blob-safe.
+  return patternChunks(size, { seed, chunkSize: block }) as Generator<Uint8Array<ArrayBuffer>>;
 }
 
 /** All of {@link generate} in one buffer. */
-export function generated(size: number, seed = 1): Uint8Array {
-  return patternBytes(size, seed);
+export function generated(size: number, seed = 1): Uint8Array<ArrayBuffer> {
+  return patternBytes(size, seed) as Uint8Array<ArrayBuffer>;
 }
 
 /** The index of the first differing byte, or -1 when equal (lengths included). */

@@ -42,7 +42,7 @@ export async function objectMetadata(baseUrl: string, bucket: string, name: stri
 }
 
 /** The stored object's bytes. */
-export async function objectBytes(baseUrl: string, bucket: string, name: string): Promise<Uint8Array> {
+export async function objectBytes(baseUrl: string, bucket: string, name: string): Promise<Uint8Array<ArrayBuffer>> {
   const response = await expectOk(await fetch(`${baseUrl}/storage/v1/b/${encodeURIComponent(bucket)}/o/${encodeURIComponent(name)}?alt=media`), "object download");
   return new Uint8Array(await response.arrayBuffer());
 }

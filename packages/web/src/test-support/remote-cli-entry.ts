@@ -3,9 +3,10 @@
  * argument; each result is printed as one line, `RESULT_PREFIX` + JSON, as soon as its case ends.
  */
 import { RESULT_PREFIX } from "./remote-protocol.js";
-import { behaviourCases, runCases, type SuiteEnvironment } from "./suite.js";
+import { remoteCases, runCases, type SuiteEnvironment } from "./suite.js";
 
 const runtimeArgs = (globalThis as { Deno?: { args: string[] } }).Deno?.args ?? (globalThis as { process?: { argv: string[] } }).process?.argv.slice(2) ?? [];
 const environment = JSON.parse(runtimeArgs[0] ?? "{}") as SuiteEnvironment & { only?: string[] };
-const cases = environment.only === undefined ? behaviourCases : behaviourCases.filter((testCase) => environment.only!.includes(testCase.name));
+const all = remoteCases(environment);
+const cases = environment.only === undefined ? all : all.filter((testCase) => environment.only!.includes(testCase.name));
 await runCases(environment, cases, (result) => console.log(RESULT_PREFIX + JSON.stringify(result)));

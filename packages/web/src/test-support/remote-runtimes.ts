@@ -11,9 +11,11 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Emulator, startEmulator } from "@resumable-gcs/emulator";
+import { type ConformanceServer, startConformanceServer } from "@resumable-gcs/transport-conformance/server";
 import { afterAll, beforeAll, describe, it } from "vitest";
-import type { CaseResult, RuntimeName, SuiteCase, SuiteEnvironment } from "./case.js";
+import type { CaseResult, RuntimeName, SuiteEnvironment } from "./case.js";
 import { RESULT_PREFIX } from "./remote-protocol.js";
+import { remoteCases } from "./suite.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const packageRoot = join(here, "..", "..");
@@ -123,21 +125,28 @@ const launchers: Record<"deno" | "bun" | "workerd", Launcher> = {
   },
 };
 
+/** Addresses that are never contacted: only the conformance cases' names are needed in Node. */
+const LISTING_ONLY = { url: "http://listing.invalid", otherOriginUrl: "http://listing.invalid", emulatorUrl: "http://listing.invalid", refusedUrl: "http://listing.invalid" };
+
 /**
- * Registers `cases` as vitest tests that run in `runtime`: one child run in beforeAll (against an
- * emulator started here), then one test per case reading that run's result.
+ * Registers the remote suite (behavioural cases, then the fetch transport's conformance cases) as
+ * vitest tests that run in `runtime`: one child run in beforeAll, against an emulator and a
+ * conformance server started here, then one test per case reading that run's result.
  */
-export function describeRemoteRuntime(runtime: Exclude<RuntimeName, "node" | "chromium">, cases: readonly SuiteCase[]): void {
+export function describeRemoteRuntime(runtime: Exclude<RuntimeName, "node" | "chromium">): void {
+  const cases = remoteCases({ conformance: LISTING_ONLY });
   describe(`behaviour in ${runtime}`, () => {
     const bucket = `web-${runtime}`;
     let emulator: Emulator | undefined;
+    let conformance: ConformanceServer | undefined;
     let results = new Map<string, CaseResult>();
     let runFailure: unknown;
 
     beforeAll(async () => {
       emulator = await startEmulator({ buckets: [bucket] });
+      conformance = await startConformanceServer();
       try {
-        const list = await launchers[runtime]({ emulatorUrl: emulator.url, bucket, runtime });
+        const list = await launchers[runtime]({ emulatorUrl: emulator.url, bucket, runtime, conformance: conformance.info });
         results = new Map(list.map((result) => [result.name, result]));
       } catch (error) {
         // Reported by every case below rather than as one hook failure, so each shows why.
@@ -145,6 +154,7 @@ export function describeRemoteRuntime(runtime: Exclude<RuntimeName, "node" | "ch
       }
     }, RUN_TIMEOUT_MS + 30_000);
     afterAll(async () => {
+      await conformance?.stop();
       await emulator?.stop();
     });
 

@@ -4,7 +4,8 @@
  * async function that throws on failure; it reaches the emulator only over HTTP, through the
  * runtime's own fetch. Runners turn each case into one test, so CI counts them per runtime.
  */
-import type { SuiteCase } from "./case.js";
+import type { SuiteCase, SuiteEnvironment } from "./case.js";
+import { fetchConformanceCases } from "./conformance-cases.js";
 import { checksumCases } from "./checksum-cases.js";
 import { fetchTransportCases } from "./transport-cases.js";
 
@@ -13,3 +14,13 @@ export { runCases, type CaseResult, type RuntimeName, type SuiteCase, type Suite
 /** Every case, in order. */
 export const behaviourCases: readonly SuiteCase[] = [...checksumCases, ...fetchTransportCases];
 
+
+/**
+ * What a remote runtime (Deno, Bun, workerd) runs: the behavioural cases, then the fetch
+ * transport's conformance cases when the runner started a conformance server.
+ */
+export function remoteCases(environment: Pick<SuiteEnvironment, "conformance">): SuiteCase[] {
+  const { conformance } = environment;
+  if (conformance === undefined) return [...behaviourCases];
+  return [...behaviourCases, ...fetchConformanceCases(() => conformance)];
+}
