@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { isoTimestamp, parseCheckpoint, sealCheckpoint, type Checkpoint } from "./checkpoint.js";
 import { UploadError } from "./errors.js";
+import { UploadDriver } from "./driver.js";
 import { UploadMachine } from "./machine.js";
+import { FakeClock, runUntilSettled } from "./test-support/fake-clock.js";
 import {
   CHUNK,
   SESSION,
@@ -240,6 +242,29 @@ describe("checkpoint", { timeout: 30_000 }, () => {
     expect(del.purpose).toBe("cancel");
     machine.onResponse(del.id, rObject(content), 0);
     expect(expectAction(machine, "done")).toMatchObject({ committedBeforeCancel: true, object: { size: String(content.length) } });
+  });
+
+  it("through the driver: a rerun after the object was committed (checkpoint not cleared) verifies and succeeds, every time", async () => {
+    const content = bytesOf(3 * CHUNK + 21, 8);
+    const model = new GcsModel();
+    // The first process: uploads everything; it dies after the commit, before clearing its checkpoint.
+    const first = new UploadMachine(options());
+    let saved: unknown;
+    drive(first, model, content, { onStep: (m) => (saved = m.isFinished ? saved : JSON.parse(JSON.stringify(m.checkpoint() ?? null))) });
+    expect(model.object("bkt", "obj")).toBeDefined();
+    for (let rerun = 0; rerun < 2; rerun++) {
+      const machine = UploadMachine.restore(saved, options());
+      const clock = new FakeClock();
+      const driver = new UploadDriver({ machine, transport: model, clock });
+      const work = (async () => {
+        for (let offset = machine.resumeOffset; offset < content.length; offset += 100_000) {
+          await driver.write(content.subarray(offset, Math.min(content.length, offset + 100_000)));
+        }
+        return driver.end();
+      })();
+      await expect(runUntilSettled(clock, work)).resolves.toMatchObject({ size: String(content.length), crc32c: crcB64(content) });
+      expect(model.log.filter((l) => l.method === "PUT").at(-1)).toMatchObject({ type: "query", outcome: 200 });
+    }
   });
 
   it("a source that ends below what the server holds fails: it is not the same source", () => {
