@@ -250,7 +250,11 @@ describe("checkpoint", { timeout: 30_000 }, () => {
     // The first process: uploads everything; it dies after the commit, before clearing its checkpoint.
     const first = new UploadMachine(options());
     let saved: unknown;
-    drive(first, model, content, { onStep: (m) => (saved = m.isFinished ? saved : JSON.parse(JSON.stringify(m.checkpoint() ?? null))) });
+    drive(first, model, content, {
+      onStep: (m) => {
+        if (!m.isFinished) saved = JSON.parse(JSON.stringify(m.checkpoint() ?? null)) as unknown;
+      },
+    });
     expect(model.object("bkt", "obj")).toBeDefined();
     for (let rerun = 0; rerun < 2; rerun++) {
       const machine = UploadMachine.restore(saved, options());
