@@ -226,6 +226,19 @@ describe("MultipartMachine: faults", () => {
     expect(result.action?.type === "failed" && result.action.error.code).toBe("unauthorized");
   });
 
+  it("fails checksum-mismatch when GCS refuses a part's digest, and protocol-violation for a part answer without an ETag; both abort the upload", () => {
+    for (const [answer, code] of [
+      [{ status: 400, headers: {}, body: "<Error><Code>BadDigest</Code><Message>The CRC32C you specified did not match what we received.</Message></Error>" }, "checksum-mismatch"],
+      [{ status: 200, headers: {}, body: "" }, "protocol-violation"],
+    ] as const) {
+      const model = new XmlMultipartModel();
+      const result = driveMultipart(machineFor(), model, sourceOf(PART + 1), { intercept: (send) => (send.purpose === "part" ? answer : undefined) });
+      expect(result.action?.type === "failed" && result.action.error.code).toBe(code);
+      expect(result.action?.type === "failed" && result.action.error.message).toMatch(/the multipart upload was aborted/);
+      expect(model.activeUploads).toHaveLength(0);
+    }
+  });
+
   it("checks a declared metadata.crc32c before completing: a mismatch completes nothing", () => {
     const model = new XmlMultipartModel();
     const result = driveMultipart(machineFor({ metadata: { crc32c: crcB64(new Uint8Array([1])) } }), model, sourceOf(PART + 2));

@@ -99,6 +99,7 @@ export type MultipartPurpose = "initiate" | "list" | "part" | "complete" | "meta
 
 /** Send this request now, then report its outcome with `onResponse(id, …)` or `onError(id, …)`. */
 export interface MultipartSendAction {
+  /** Discriminant. */
   readonly type: "send";
   /** Identifies the request in `onResponse` / `onError`. Never reused. */
   readonly id: number;
@@ -116,23 +117,29 @@ export interface MultipartSendAction {
 
 /** Nothing can be sent before `until` (a backoff): call `poll` again then. Data may still be wanted (`wantsData`). */
 export interface MultipartWaitAction {
+  /** Discriminant. */
   readonly type: "wait";
+  /** Poll again at or after this time (same scale as `now`). */
   readonly until: number;
 }
 
 /** Nothing to send; the machine wants bytes (`write`) or the end (`end`). Requests may be in flight. */
 export interface MultipartNeedDataAction {
+  /** Discriminant. */
   readonly type: "need-data";
 }
 
 /** Nothing to send, no data wanted: wait for the outstanding requests' outcomes. */
 export interface MultipartInFlightAction {
+  /** Discriminant. */
   readonly type: "in-flight";
 }
 
 /** The object is complete and verified. */
 export interface MultipartDoneAction {
+  /** Discriminant. */
   readonly type: "done";
+  /** The completed object (from the complete answer's headers, or the metadata lookup). */
   readonly object: ObjectResource;
   /** True when `cancel()` came while the complete request was already on its way and it succeeded. */
   readonly committedBeforeCancel: boolean;
@@ -140,12 +147,15 @@ export interface MultipartDoneAction {
 
 /** The upload failed (or was aborted: code `aborted`). */
 export interface MultipartFailedAction {
+  /** Discriminant. */
   readonly type: "failed";
+  /** Why; its message says whether the multipart upload was aborted or kept. */
   readonly error: UploadError;
 }
 
 /** The upload was cancelled (the multipart upload aborted, if one existed). */
 export interface MultipartCancelledAction {
+  /** Discriminant. */
   readonly type: "cancelled";
 }
 

@@ -37,6 +37,7 @@ import { decodeUtf8, encodeUtf8 } from "../utf8.js";
 
 /** Send the upload request now, then report its outcome. */
 export interface SingleRequestSendAction {
+  /** Discriminant. */
   readonly type: "send";
   /** Identifies the request in `onResponse` / `onError`. */
   readonly id: number;
@@ -66,7 +67,9 @@ export type SingleRequestEvent =
 
 /** How the request failed to complete. `auth`: the credentials could not be obtained (not retried). */
 export interface SingleRequestFailure {
+  /** What happened (see the transport contract's kinds). */
   readonly kind: "network" | "timeout" | "aborted" | "truncated" | "auth";
+  /** The underlying error, kept as the `cause`. */
   readonly cause?: unknown;
 }
 

@@ -39,6 +39,7 @@ export type XmlFaultSchedule = (info: { readonly index: number; readonly type: X
 
 /** Options of {@link XmlMultipartModel}. */
 export interface XmlMultipartModelOptions {
+  /** Faults to inject. */
   readonly faults?: XmlFaultSchedule;
   /** Put `x-goog-hash: crc32c=…` on the complete response (default true); false forces a metadata GET. */
   readonly hashOnComplete?: boolean;
@@ -62,33 +63,49 @@ export type XmlModelOutcome =
 
 /** One line of the model's log. */
 export interface XmlModelLogEntry {
+  /** 0-based index among all requests. */
   readonly index: number;
+  /** What the request was. */
   readonly type: XmlModelRequestType;
+  /** The part number, for parts. */
   readonly partNumber?: number;
+  /** Bytes in the request body. */
   readonly bodyLength: number;
+  /** The fault injected, if any. */
   readonly fault?: XmlModelFault["kind"];
+  /** The status answered, or how the request failed. */
   readonly outcome: number | "network" | "stall";
 }
 
 /** A part as the model stores it. */
 export interface XmlModelStoredPart {
+  /** The part's bytes (a copy). */
   readonly content: Uint8Array;
+  /** The ETag answered for it, quoted. */
   readonly etag: string;
 }
 
 /** A multipart upload as the model keeps it. */
 export interface XmlModelUpload {
+  /** The upload id. */
   readonly id: string;
+  /** Bucket name. */
   readonly bucket: string;
+  /** Object name. */
   readonly name: string;
+  /** The initiate request's headers (the object's metadata). */
   readonly headers: Readonly<Record<string, string>>;
+  /** Stored parts by number. */
   readonly parts: Map<number, XmlModelStoredPart>;
+  /** `active` until completed or aborted (only active uploads hold parts). */
   state: "active" | "completed" | "aborted";
 }
 
 /** A stored object. */
 export interface XmlModelObject {
+  /** The object resource (JSON API fields). */
   readonly resource: Readonly<Record<string, unknown>>;
+  /** The object's bytes. */
   readonly content: Uint8Array;
 }
 
