@@ -41,3 +41,4 @@ export {
   type SingleRequestFailure,
   type SingleRequestSendAction,
 } from "./single-request.js";
+export { assertMultipartApplicable, singleRequestApplies, wantsMultipart, type EngineChoiceOptions } from "./applicability.js";
