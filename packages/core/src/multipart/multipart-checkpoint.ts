@@ -17,7 +17,7 @@
  *   compares the parts with what GCS lists before sending a byte.
  */
 import { UploadError } from "../errors.js";
-import { encodeUtf8 } from "../utf8.js";
+import { fnv1a64 } from "../fnv1a.js";
 import { MAX_PARTS, MAX_PART_SIZE, MIN_PART_SIZE, partSchedule } from "./part-schedule.js";
 
 /** The multipart checkpoint format version. */
@@ -57,7 +57,7 @@ export interface MultipartCheckpoint {
   readonly integrity: string;
 }
 
-/** FNV-1a 64 over the canonical JSON (keys sorted) of `value`. */
+/** FNV-1a 64 over the canonical JSON (keys sorted, undefined fields left out) of `value`. */
 function digestOf(value: unknown): string {
   const canonical = (v: unknown): string => {
     if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
@@ -68,12 +68,7 @@ function digestOf(value: unknown): string {
     }
     return JSON.stringify(v);
   };
-  let hash = 0xcbf29ce484222325n;
-  for (const byte of encodeUtf8(canonical(value))) {
-    hash ^= BigInt(byte);
-    hash = (hash * 0x100000001b3n) & 0xffffffffffffffffn;
-  }
-  return `fnv1a64:${hash.toString(16).padStart(16, "0")}`;
+  return fnv1a64(canonical(value));
 }
 
 /** Seals a checkpoint: computes `integrity` over the other fields. */
@@ -122,31 +117,6 @@ export function parseMultipartCheckpoint(value: unknown): MultipartCheckpoint {
   const { integrity, ...rest } = c;
   if (digestOf(rest) !== integrity) throw corrupt("the integrity digest does not match its contents: it was edited or damaged");
   return value as MultipartCheckpoint;
-}
-
-/**
- * Epoch milliseconds as ISO 8601 UTC (`2026-12-01T08:30:00.000Z`), computed here because core may
- * not use `Date` (time only enters as an input).
- */
-export function isoTime(epochMs: number): string {
-  const ms = Math.floor(epochMs);
-  const days = Math.floor(ms / 86_400_000);
-  const inDay = ms - days * 86_400_000;
-  // Civil date from days since 1970-01-01 (proleptic Gregorian, eras of 400 years).
-  const z = days + 719_468;
-  const era = Math.floor(z / 146_097);
-  const doe = z - era * 146_097;
-  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365);
-  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
-  const mp = Math.floor((5 * doy + 2) / 153);
-  const day = doy - Math.floor((153 * mp + 2) / 5) + 1;
-  const month = mp < 10 ? mp + 3 : mp - 9;
-  const year = yoe + era * 400 + (month <= 2 ? 1 : 0);
-  const pad = (n: number, width = 2): string => String(n).padStart(width, "0");
-  const h = Math.floor(inDay / 3_600_000);
-  const m = Math.floor((inDay % 3_600_000) / 60_000);
-  const sec = Math.floor((inDay % 60_000) / 1000);
-  return `${pad(year, 4)}-${pad(month)}-${pad(day)}T${pad(h)}:${pad(m)}:${pad(sec)}.${pad(inDay % 1000, 3)}Z`;
 }
 
 /**

@@ -239,6 +239,19 @@ describe("MultipartMachine: faults", () => {
     }
   });
 
+  it("fails auth at once when the credentials cannot be obtained, and checksum-unverifiable when the object has no CRC32C", () => {
+    const m = machineFor();
+    const initiate = pollAll(m).sends[0]!;
+    m.onError(initiate.id, { kind: "auth", cause: new Error("no ADC") }, 0);
+    expect(m.poll(0)).toMatchObject({ type: "failed", error: { code: "auth", retryable: false } });
+
+    const result = driveMultipart(machineFor(), new XmlMultipartModel({ hashOnComplete: false }), sourceOf(PART), {
+      intercept: (send) => (send.purpose === "metadata" ? { status: 200, headers: {}, body: JSON.stringify({ bucket: "bkt", name: "obj", size: String(PART), generation: "9" }) } : undefined),
+    });
+    expect(result.action?.type === "failed" && result.action.error.code).toBe("checksum-unverifiable");
+    expect(result.action?.type === "failed" && result.action.error.message).toMatch(/exists unverified/);
+  });
+
   it("checks a declared metadata.crc32c before completing: a mismatch completes nothing", () => {
     const model = new XmlMultipartModel();
     const result = driveMultipart(machineFor({ metadata: { crc32c: crcB64(new Uint8Array([1])) } }), model, sourceOf(PART + 2));

@@ -54,11 +54,11 @@ import { ByteQueue } from "../byte-queue.js";
 import type { Checksum } from "../checksum.js";
 import { UploadError, UsageError, ValidationError } from "../errors.js";
 import { objectOf, parseGoogHash, sameBase64, type ObjectResource } from "../protocol.js";
-import { transientStatuses } from "../retry-policy.js";
+import { RetryPolicy, transientStatuses, type GiveUp } from "../retry-policy.js";
 import type { TransportRequest, TransportResponse } from "../transport.js";
 import { combineCrc32c } from "./crc32c-combine.js";
+import { isoTimestamp } from "../checkpoint.js";
 import {
-  isoTime,
   parseMultipartCheckpoint,
   resumeOffsetOf,
   sealMultipartCheckpoint,
@@ -192,10 +192,9 @@ export type MultipartEvent =
   /** Aborting the multipart upload (cancel) could not be confirmed: its parts may remain billed. */
   | { readonly type: "abort-incomplete"; readonly error: UploadError };
 
-/** The retry state of one part or control request. */
+/** The retry state of one part or control request: its own policy (budget, deadline window). */
 interface Attempts {
-  failures: number;
-  recoveryStart: number | undefined;
+  readonly policy: RetryPolicy;
   /** Not before this time (a backoff); 0 when it may go at once. */
   readyAt: number;
   /** The next attempt asks for fresh credentials (after a first 401). */
@@ -236,9 +235,6 @@ const IN_FLIGHT: MultipartInFlightAction = { type: "in-flight" };
 const CANCELLED: MultipartCancelledAction = { type: "cancelled" };
 const failureKinds: ReadonlySet<string> = new Set(["network", "timeout", "aborted", "truncated", "auth"]);
 
-function freshAttempts(): Attempts {
-  return { failures: 0, recoveryStart: undefined, readyAt: 0, refresh: false, refreshed: false };
-}
 
 function crcBytes(value: number): Uint8Array {
   return new Uint8Array([value >>> 24, (value >>> 16) & 255, (value >>> 8) & 255, value & 255]);
@@ -335,7 +331,7 @@ export class MultipartMachine {
     this.#declaredTotal = this.#o.totalSize;
     this.#total = this.#declaredTotal;
     this.#schedule = partSchedule(this.#partSize, this.#declaredTotal);
-    this.#control = { purpose: "initiate", attempts: freshAttempts(), inFlight: undefined };
+    this.#control = { purpose: "initiate", attempts: this.#attempts(), inFlight: undefined };
   }
 
   /**
@@ -379,7 +375,12 @@ export class MultipartMachine {
     this.#createdAt = cp.createdAt;
     this.#restoring = cp;
     this.#phase = "listing";
-    this.#control = { purpose: "list", attempts: freshAttempts(), inFlight: undefined };
+    this.#control = { purpose: "list", attempts: this.#attempts(), inFlight: undefined };
+  }
+
+  /** A fresh retry state: each part and each control request has its own budget (rule 3). */
+  #attempts(): Attempts {
+    return { policy: new RetryPolicy(this.#o.base.retry, this.#o.base.random), readyAt: 0, refresh: false, refreshed: false };
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -655,7 +656,7 @@ export class MultipartMachine {
         return this.poll(now);
       }
       this.#phase = "completing";
-      this.#control = { purpose: "complete", attempts: freshAttempts(), inFlight: undefined };
+      this.#control = { purpose: "complete", attempts: this.#attempts(), inFlight: undefined };
       return this.poll(now);
     }
     return this.#idle(wakeAt);
@@ -681,7 +682,7 @@ export class MultipartMachine {
     const request = partRequest(this.#o, this.#uploadId!, part.number, part.body, part.size, part.hash, part.md5);
     const action = this.#send("part", request, part.number, part.attempts);
     part.inFlight = action.id;
-    if (part.attempts.failures === 0 && !part.attempts.refreshed) {
+    if (part.attempts.policy.failuresInARow === 0 && !part.attempts.refreshed) {
       this.#bytesSent += part.size;
       this.#events.push({ type: "progress", bytesSent: this.#bytesSent, bytesPersisted: this.#bytesPersisted });
     }
@@ -760,7 +761,7 @@ export class MultipartMachine {
         hash: crc === undefined ? undefined : encodeBase64(crcBytes(crc)),
         md5,
         inFlight: undefined,
-        attempts: freshAttempts(),
+        attempts: this.#attempts(),
       });
       if (this.#ended && this.#queue.retainedBytes === 0) return;
     }
@@ -849,7 +850,7 @@ export class MultipartMachine {
     if (failure.kind === "auth") {
       if (out.purpose === "part") this.#pending.get(out.partNumber!)!.inFlight = undefined;
       else this.#control!.inFlight = undefined;
-      const error = new UploadError("unauthorized", `${what}: the credentials could not be obtained`, { cause: failure.cause, retryable: false });
+      const error = new UploadError("auth", `${what}: the credentials could not be obtained`, { cause: failure.cause, retryable: false });
       if (out.purpose === "abort") return this.#onAborted(error);
       if (out.purpose === "delete-object") return this.#fail(this.#withSuffix(this.#mismatch!, `; the mismatching object could not be deleted (${error.message})`));
       return this.#failWith(error);
@@ -924,7 +925,7 @@ export class MultipartMachine {
       );
     }
     this.#uploadId = uploadId;
-    if (this.#wallClock !== undefined) this.#createdAt = isoTime(this.#wallClock());
+    if (this.#wallClock !== undefined) this.#createdAt = isoTimestamp(this.#wallClock());
     this.#control = undefined;
     if (this.#cancelRequested) return this.#startAbort({ kind: "cancel" });
     this.#phase = "uploading";
@@ -943,7 +944,7 @@ export class MultipartMachine {
         return this.#failWith(new UploadError("protocol-violation", `${what}: the listing's NextPartNumberMarker ${page.nextMarker} does not advance past ${this.#listMarker}`, { status: 200 }));
       }
       this.#listMarker = page.nextMarker;
-      this.#control!.attempts.failures = 0;
+      this.#control!.attempts.policy.onProgress();
       return;
     }
     const cp = this.#restoring!;
@@ -1090,7 +1091,7 @@ export class MultipartMachine {
       const ours = crcBytes(this.#crc);
       if (typeof object.crc32c !== "string") {
         return this.#fail(
-          new UploadError("protocol-violation", `${what}: expected the completed object's CRC32C, came none, so the object could not be verified; ${where} exists unverified`, { status }),
+          new UploadError("checksum-unverifiable", `${what}: expected the completed object's CRC32C, came none, so the object could not be verified; ${where} exists unverified`, { status }),
         );
       }
       if (!sameBase64(object.crc32c, ours)) {
@@ -1106,7 +1107,7 @@ export class MultipartMachine {
     if (this.#o.deleteOnMismatch && generation !== undefined) {
       this.#mismatch = error;
       this.#phase = "deleting-object";
-      this.#control = { purpose: "delete-object", attempts: freshAttempts(), inFlight: undefined };
+      this.#control = { purpose: "delete-object", attempts: this.#attempts(), inFlight: undefined };
       return;
     }
     const where = `gs://${this.#o.bucket}/${this.#o.name}${generation === undefined ? "" : ` generation ${generation}`}`;
@@ -1115,7 +1116,7 @@ export class MultipartMachine {
 
   #startVerify(): void {
     this.#phase = "verifying";
-    this.#control = { purpose: "metadata", attempts: freshAttempts(), inFlight: undefined };
+    this.#control = { purpose: "metadata", attempts: this.#attempts(), inFlight: undefined };
   }
 
   /** The abort DELETE was answered (`error` undefined) or gave up. */
@@ -1152,13 +1153,14 @@ export class MultipartMachine {
   }
 
   #retryPart(part: Part, now: number, error: UploadError): void {
-    if (this.#scheduleRetry(part.attempts, now, error, part.number)) return;
-    this.#failWith(this.#giveUpError(part.attempts, error, `part ${part.number}`));
+    const gaveUp = this.#scheduleRetry(part.attempts, now, error, part.number);
+    if (gaveUp !== undefined) this.#failWith(this.#giveUpError(gaveUp, error, `part ${part.number}`));
   }
 
   #retryControl(control: Control, now: number, error: UploadError): void {
-    if (this.#scheduleRetry(control.attempts, now, error, undefined)) return;
-    const final = this.#giveUpError(control.attempts, error, control.purpose);
+    const gaveUp = this.#scheduleRetry(control.attempts, now, error, undefined);
+    if (gaveUp === undefined) return;
+    const final = this.#giveUpError(gaveUp, error, control.purpose);
     if (control.purpose === "abort") return this.#onAborted(final);
     if (control.purpose === "delete-object") {
       return this.#fail(this.#withSuffix(this.#mismatch!, `; deleting the mismatching object failed too (${final.message}): it is left in place`));
@@ -1170,40 +1172,26 @@ export class MultipartMachine {
     this.#failWith(final);
   }
 
-  /** Schedules the next attempt after a backoff; false when the budget or the deadline is spent. */
-  #scheduleRetry(attempts: Attempts, now: number, error: UploadError, partNumber: number | undefined): boolean {
-    const retry = this.#o.base.retry;
-    attempts.failures += 1;
-    if (attempts.failures >= retry.maxAttempts) return false;
-    attempts.recoveryStart ??= now;
-    const delay = this.#backoff(attempts.failures);
-    if (now + delay - attempts.recoveryStart > retry.deadlineMs) return false;
-    attempts.readyAt = now + delay;
-    this.#events.push({ type: "retry", attempt: attempts.failures, delayMs: delay, error, ...(partNumber === undefined ? {} : { partNumber }) });
-    return true;
+  /** Asks the unit's policy: a backoff (scheduled, `undefined` returned), or the give-up. */
+  #scheduleRetry(attempts: Attempts, now: number, error: UploadError, partNumber: number | undefined): GiveUp | undefined {
+    const decision = attempts.policy.onFailure(now);
+    if ("giveUp" in decision) return decision;
+    attempts.readyAt = decision.retryAt;
+    this.#events.push({ type: "retry", attempt: decision.attempt, delayMs: decision.delayMs, error, ...(partNumber === undefined ? {} : { partNumber }) });
+    return undefined;
   }
 
-  #giveUpError(attempts: Attempts, error: UploadError, what: string): UploadError {
+  #giveUpError(gaveUp: GiveUp, error: UploadError, what: string): UploadError {
     const retry = this.#o.base.retry;
-    const exhausted = attempts.failures >= retry.maxAttempts;
-    const message = exhausted
-      ? `${what}: gave up after ${attempts.failures} failed attempt${attempts.failures === 1 ? "" : "s"} in a row (maxAttempts ${retry.maxAttempts}); last error: ${error.message}`
-      : `${what}: the next retry would begin after the ${retry.deadlineMs} ms deadline; last error: ${error.message}`;
-    return new UploadError(exhausted ? "retries-exhausted" : "deadline-exceeded", message, {
+    const message =
+      gaveUp.giveUp === "retries-exhausted"
+        ? `${what}: gave up after ${gaveUp.attempt} failed attempt${gaveUp.attempt === 1 ? "" : "s"} in a row (maxAttempts ${retry.maxAttempts}); last error: ${error.message}`
+        : `${what}: no progress for ${gaveUp.elapsedMs} ms; the next retry (in ${gaveUp.delayMs} ms) would begin after the ${retry.deadlineMs} ms deadline; last error: ${error.message}`;
+    return new UploadError(gaveUp.giveUp, message, {
       cause: error,
       ...(error.status === undefined ? {} : { status: error.status }),
       ...(error.serverMessage === undefined ? {} : { serverMessage: error.serverMessage }),
     });
-  }
-
-  /** `min(maxDelay, initial · multiplier^(attempt-1))`, jittered by the injected random source. */
-  #backoff(attempt: number): number {
-    const { initialDelayMs, maxDelayMs, multiplier, jitter } = this.#o.base.retry;
-    const base = Math.min(maxDelayMs, initialDelayMs * multiplier ** (attempt - 1));
-    if (jitter === "none") return Math.round(base);
-    const drawn = Number(this.#o.base.random());
-    const r = Number.isFinite(drawn) ? Math.min(Math.max(drawn, 0), 1) : 0.5;
-    return Math.round(jitter === "full" ? r * base : base / 2 + (r * base) / 2);
   }
 
   /** A failure: abort the multipart upload first (unless kept or none exists), then `failed`. */
@@ -1225,7 +1213,7 @@ export class MultipartMachine {
       return this.#fail(why.error);
     }
     this.#phase = "aborting";
-    this.#control = { purpose: "abort", attempts: freshAttempts(), inFlight: undefined };
+    this.#control = { purpose: "abort", attempts: this.#attempts(), inFlight: undefined };
   }
 
   #fail(error: UploadError): void {

@@ -30,7 +30,7 @@ import type { Checksum } from "../checksum.js";
 import { UploadError, UsageError, ValidationError } from "../errors.js";
 import type { UploadOptions } from "../options.js";
 import { describeRequest, errorForStatus, objectOf, sameBase64, startBody, type ObjectResource } from "../protocol.js";
-import { transientStatuses } from "../retry-policy.js";
+import { RetryPolicy, transientStatuses } from "../retry-policy.js";
 import { resolveOptions, type ResolvedJsonTarget, type ResolvedOptions } from "../resolve-options.js";
 import type { TransportRequest, TransportResponse } from "../transport.js";
 import { decodeUtf8, encodeUtf8 } from "../utf8.js";
@@ -125,8 +125,7 @@ export class SingleRequestUpload {
   readonly #md5: string | undefined;
   #phase: Phase = "ready";
   #id = 0;
-  #failures = 0;
-  #recoveryStart: number | undefined;
+  readonly #policy: RetryPolicy;
   #retryAt = 0;
   #afterBackoff: "ready" | "lookup" = "ready";
   #refresh = false;
@@ -180,6 +179,7 @@ export class SingleRequestUpload {
       throw new UploadError("checksum-mismatch", `metadata.md5Hash declares ${declared.md5Hash}, but the bytes' MD5 is ${this.#md5}: nothing was sent`);
     }
     this.#request = this.#buildRequest(body);
+    this.#policy = new RetryPolicy(this.#o.retry, this.#o.random);
   }
 
   // --- getters -----------------------------------------------------------------------------------
@@ -266,7 +266,7 @@ export class SingleRequestUpload {
         this.#id += 1;
         const refresh = this.#refresh;
         this.#refresh = false;
-        if (this.#failures === 0 && !this.#refreshed) this.#events.push({ type: "progress", bytesSent: this.#size, bytesPersisted: 0 });
+        if (this.#policy.failuresInARow === 0 && !this.#refreshed) this.#events.push({ type: "progress", bytesSent: this.#size, bytesPersisted: 0 });
         return {
           type: "send",
           id: this.#id,
@@ -362,7 +362,7 @@ export class SingleRequestUpload {
     if (!this.#settle(id, "onError")) return;
     const what = describeRequest(this.#request);
     if (failure.kind === "auth") {
-      const error = new UploadError("unauthorized", `${what}: the credentials could not be obtained`, { cause: failure.cause, retryable: false });
+      const error = new UploadError("auth", `${what}: the credentials could not be obtained`, { cause: failure.cause, retryable: false });
       return this.#cancelRequested ? this.#finishCancelled(error.message) : this.#fail(error);
     }
     if (this.#phase === "looking") {
@@ -410,18 +410,17 @@ export class SingleRequestUpload {
 
   #retry(now: number, error: UploadError, then: "ready" | "lookup" = "ready"): void {
     if (this.#cancelRequested) return this.#finishCancelled(`the single-request upload was cancelled after a failed attempt (${error.message}); an object exists only if that attempt reached GCS`);
-    const r = this.#o.retry;
-    this.#failures += 1;
-    const attempt = this.#failures;
-    this.#recoveryStart ??= now;
-    const giveUp = (code: "retries-exhausted" | "deadline-exceeded", message: string): void =>
-      this.#fail(new UploadError(code, `${message}; last error: ${error.message}`, { cause: error, ...(error.status === undefined ? {} : { status: error.status }) }));
-    if (attempt >= r.maxAttempts) return giveUp("retries-exhausted", `gave up after ${attempt} failed attempts in a row (maxAttempts ${r.maxAttempts})`);
-    const base = Math.min(r.maxDelayMs, r.initialDelayMs * r.multiplier ** (attempt - 1));
-    const drawn = Number(this.#o.random());
-    const x = Number.isFinite(drawn) ? Math.min(Math.max(drawn, 0), 1) : 0.5;
-    const delay = Math.round(r.jitter === "none" ? base : r.jitter === "full" ? x * base : base / 2 + (x * base) / 2);
-    if (now + delay - this.#recoveryStart > r.deadlineMs) return giveUp("deadline-exceeded", `the next retry (in ${delay} ms) would begin after the ${r.deadlineMs} ms deadline`);
+    const decision = this.#policy.onFailure(now);
+    if ("giveUp" in decision) {
+      const r = this.#o.retry;
+      const message =
+        decision.giveUp === "retries-exhausted"
+          ? `gave up after ${decision.attempt} failed attempts in a row (maxAttempts ${r.maxAttempts})`
+          : `the next retry (in ${decision.delayMs} ms) would begin after the ${r.deadlineMs} ms deadline`;
+      return this.#fail(new UploadError(decision.giveUp, `${message}; last error: ${error.message}`, { cause: error, ...(error.status === undefined ? {} : { status: error.status }) }));
+    }
+    const attempt = decision.attempt;
+    const delay = decision.delayMs;
     this.#retryAt = now + delay;
     this.#afterBackoff = then;
     this.#phase = "backoff";
