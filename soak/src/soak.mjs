@@ -114,19 +114,6 @@ export function scenario(random, index, adapters) {
   };
 }
 
-/**
- * The plan without what still trips the two engine defects of issue #12 open when this was written (item 3: a
- * final response whose JSON is cut with a matching Content-Length is reported `protocol-violation`; item 2: an
- * abort that races the final request reports a committed object as aborted). Aborts stay, but only where they
- * cannot race the end: on a stream source, before its last byte is handed out. `pnpm soak` keeps them all.
- */
-export function avoidKnownDefects(plan) {
-  const faults = plan.faults.filter((fault) => !fault.includes("truncated-body"));
-  if (plan.action !== "abort-cancel" && plan.action !== "abort-keep") return { ...plan, faults };
-  if (plan.size === 0) return { ...plan, faults, action: "none" };
-  return { ...plan, faults, source: "stream", at: Math.min(plan.at, plan.size - 1) };
-}
-
 /** Pieces of random sizes up to `maxWrite`, the way a producer writes. */
 function* pieces(data, start, maxWrite, random) {
   for (let offset = start; offset < data.length; ) {
@@ -365,7 +352,7 @@ async function adaptersAvailable(workdir) {
 
 /**
  * Runs `uploads` seeded uploads (or fewer, when `timeLimitMs` runs out first) and returns the tallies.
- * @param {{ uploads?: number, seed?: number, timeLimitMs?: number, hangMs?: number, concurrency?: number, only?: number[], avoidKnownDefects?: boolean, onUpload?: (line: string) => void }} [options]
+ * @param {{ uploads?: number, seed?: number, timeLimitMs?: number, hangMs?: number, concurrency?: number, only?: number[], onUpload?: (line: string) => void }} [options]
  */
 export async function runSoak(options = {}) {
   const uploads = options.uploads ?? 300;
@@ -380,8 +367,7 @@ export async function runSoak(options = {}) {
   const random = seededRandom(seed);
   // Plans are drawn for every index, so `only` replays exactly the uploads a full run made.
   const plans = Array.from({ length: uploads }, (_, index) => scenario(random, index, adapters))
-    .filter((plan) => options.only === undefined || options.only.includes(plan.index))
-    .map((plan) => (options.avoidKnownDefects === true ? avoidKnownDefects(plan) : plan));
+    .filter((plan) => options.only === undefined || options.only.includes(plan.index));
   const rows = new Map(adapters.map((adapter) => [adapter.name, { adapter: adapter.name, uploads: 0, faultsRegistered: 0, faultsConsumed: 0, byteExact: 0, failures: {}, wrongObjects: 0, hangs: 0, contradictions: 0, notes: [] }]));
   let next = 0;
   let stoppedEarly = false;

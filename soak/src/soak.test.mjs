@@ -23,8 +23,7 @@ describe("soak", () => {
   });
 
   it("a short seeded run: every success byte-exact, no wrong object, no hang, no report the bucket contradicts", async () => {
-    // avoidKnownDefects: see its comment; the full `pnpm soak` still runs those schedules and reports them.
-    const result = await runSoak({ uploads: 40, seed: 20261201, timeLimitMs: 30_000, hangMs: 20_000, concurrency: 3, avoidKnownDefects: true });
+    const result = await runSoak({ uploads: 40, seed: 20261201, timeLimitMs: 30_000, hangMs: 20_000, concurrency: 3 });
     const table = formatTable(result);
     console.log(table);
     expect(result.total.uploads).toBeGreaterThanOrEqual(10);

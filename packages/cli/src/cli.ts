@@ -28,7 +28,7 @@ import {
 } from "@resumable-gcs/node";
 import { HELP, UsageError, parseCliArgs, type CliArgs } from "./args.js";
 import { crc32cBase64 } from "./crc.js";
-import { CliError, finalizeSession } from "./finalize.js";
+import { CliError, finalizeSession, sessionStatus } from "./finalize.js";
 import { consumePrefix, crcOfFilePrefix } from "./prefix.js";
 import { createProgressReporter, formatBytes, type ProgressReporter } from "./progress.js";
 
@@ -481,7 +481,30 @@ async function uploadOnce(args: CliArgs, io: CliIo, say: (line: string) => void,
     const committed = settled;
     if (committed === undefined) {
       const saved = upload.checkpoint();
-      const persisted = saved === undefined ? 0 : savedPosition(saved).offset;
+      let persisted = saved === undefined ? 0 : savedPosition(saved).offset;
+      if (args.resume !== undefined && saved !== undefined) {
+        // The interrupt may have cut the answer to a final request GCS committed: ask the kept session
+        // (one query, changing nothing) so what is said is what the bucket holds.
+        const status = await sessionStatus({
+          checkpoint: saved,
+          env: io.env,
+          ...(attempt.apiEndpoint === undefined ? {} : { apiEndpoint: attempt.apiEndpoint }),
+          retries: 1,
+          retryDelayMs: 200,
+        }).catch(() => undefined);
+        if (status?.kind === "final") {
+          const object = status.object;
+          if (tap.bytes < Number(object.size) && !(await finishLocalSide(args, attempt, tap))) {
+            return {
+              kind: "done",
+              exit: failLine(args, io, say, "checksum-unverifiable", `interrupted, but gs://${object.bucket}/${object.name} was already complete (${object.size} bytes, crc32c ${object.crc32c}); the rest of the data cannot be read again to check it`, "compare the object with your data before relying on it", EXIT.failed),
+            };
+          }
+          await attempt.store?.clear();
+          return { kind: "done", exit: report(args, io, say, object, tap, Date.now() - started, true) };
+        }
+        if (status?.kind === "open") persisted = Math.max(persisted, status.heldBytes);
+      }
       if (args.resume !== undefined) {
         return {
           kind: "done",

@@ -88,6 +88,72 @@ function parseObject(body: string): ObjectResource {
  * ```
  */
 export async function finalizeSession(options: FinalizeOptions): Promise<FinalizeResult> {
+  return withSession(options, async ({ put, refused, savedOffset, savedCrc32c }) => {
+    const status = await put("bytes */*");
+    let object: ObjectResource;
+    let alreadyFinal = false;
+    let held: number;
+    if (status.status === 200 || status.status === 201) {
+      object = parseObject(status.body);
+      alreadyFinal = true;
+      held = Number(object.size);
+    } else if (status.status === 308) {
+      held = heldBytes(status.headers);
+      const committed = await put(`bytes */${held}`);
+      if (committed.status !== 200 && committed.status !== 201) throw refused(committed, "the commit");
+      object = parseObject(committed.body);
+    } else {
+      throw refused(status, "the status query");
+    }
+    const committedBytes = Number(object.size);
+    if (committedBytes !== held) {
+      throw new CliError("protocol-violation", `GCS held ${held} bytes but committed an object of ${committedBytes}`, 1);
+    }
+    // The checkpoint's CRC32C covers exactly its offset: it proves the object only when GCS held no more.
+    const crc32c =
+      savedCrc32c === undefined || committedBytes !== savedOffset || object.crc32c === undefined
+        ? "unchecked"
+        : object.crc32c === crc32cBase64(savedCrc32c)
+          ? "match"
+          : "mismatch";
+    return { object, committedBytes, alreadyFinal, crc32c };
+  });
+}
+
+/** What a saved session holds, from one status query: the final object, or how many bytes. */
+export type SessionStatus = { readonly kind: "final"; readonly object: ObjectResource } | { readonly kind: "open"; readonly heldBytes: number };
+
+/**
+ * Asks a saved session where it stands, changing nothing: after an interrupt that kept the session, this says
+ * truthfully whether the object was already complete (the last request committed it) or how much GCS holds.
+ *
+ * @throws {@link CliError} as {@link finalizeSession} does.
+ */
+export async function sessionStatus(options: FinalizeOptions): Promise<SessionStatus> {
+  return withSession(options, async ({ put, refused }) => {
+    const status = await put("bytes */*");
+    if (status.status === 200 || status.status === 201) return { kind: "final", object: parseObject(status.body) };
+    if (status.status === 308) return { kind: "open", heldBytes: heldBytes(status.headers) };
+    throw refused(status, "the status query");
+  });
+}
+
+/** A 308's `Range: bytes=0-LAST` as a byte count; no Range header means the session holds nothing. */
+function heldBytes(headers: Readonly<Record<string, string>>): number {
+  const range = /^bytes=0-(\d+)$/.exec(headers["range"] ?? "");
+  return range === null ? 0 : Number(range[1]) + 1;
+}
+
+type Response = { status: number; headers: Record<string, string>; body: string };
+interface SessionAccess {
+  readonly put: (contentRange: string) => Promise<Response>;
+  readonly refused: (response: { status: number; body: string }, what: string) => CliError;
+  readonly savedOffset: number;
+  readonly savedCrc32c: number | undefined;
+}
+
+/** Checks the checkpoint and its origin (nothing sent on a refusal), then runs `work` with an empty-PUT sender. */
+async function withSession<T>(options: FinalizeOptions, work: (access: SessionAccess) => Promise<T>): Promise<T> {
   let checkpoint;
   try {
     checkpoint = parseCheckpoint(options.checkpoint);
@@ -119,7 +185,7 @@ export async function finalizeSession(options: FinalizeOptions): Promise<Finaliz
   const retries = options.retries ?? 4;
   const firstDelay = options.retryDelayMs ?? 500;
 
-  async function put(contentRange: string): Promise<{ status: number; headers: Record<string, string>; body: string }> {
+  async function put(contentRange: string): Promise<Response> {
     for (let attempt = 0; ; attempt += 1) {
       // Built as a value, not a literal: the same object serves transports of either contract version.
       const sendOptions = { signal: controller.signal, credentials: false, maxResponseBytes: 1024 * 1024 };
@@ -149,36 +215,7 @@ export async function finalizeSession(options: FinalizeOptions): Promise<Finaliz
   }
 
   try {
-    const status = await put("bytes */*");
-    let object: ObjectResource;
-    let alreadyFinal = false;
-    let held: number;
-    if (status.status === 200 || status.status === 201) {
-      object = parseObject(status.body);
-      alreadyFinal = true;
-      held = Number(object.size);
-    } else if (status.status === 308) {
-      // No Range header means the session holds nothing; otherwise `bytes=0-LAST`.
-      const range = /^bytes=0-(\d+)$/.exec(status.headers["range"] ?? "");
-      held = range === null ? 0 : Number(range[1]) + 1;
-      const committed = await put(`bytes */${held}`);
-      if (committed.status !== 200 && committed.status !== 201) throw refused(committed, "the commit");
-      object = parseObject(committed.body);
-    } else {
-      throw refused(status, "the status query");
-    }
-    const committedBytes = Number(object.size);
-    if (committedBytes !== held) {
-      throw new CliError("protocol-violation", `GCS held ${held} bytes but committed an object of ${committedBytes}`, 1);
-    }
-    // The checkpoint's CRC32C covers exactly its offset: it proves the object only when GCS held no more.
-    const crc32c =
-      saved.crc32c === undefined || committedBytes !== savedOffset || object.crc32c === undefined
-        ? "unchecked"
-        : object.crc32c === crc32cBase64(saved.crc32c)
-          ? "match"
-          : "mismatch";
-    return { object, committedBytes, alreadyFinal, crc32c };
+    return await work({ put, refused, savedOffset, savedCrc32c: saved.crc32c });
   } catch (error) {
     if (error instanceof CliError || error instanceof UploadError) throw error;
     if (controller.signal.aborted) throw new CliError("interrupted", "stopped before GCS answered; the session is unchanged", 1, { cause: error });

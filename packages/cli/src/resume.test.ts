@@ -242,6 +242,33 @@ describe("a saved session that GCS already finalized", () => {
   });
 });
 
+describe("a Ctrl-C that races the final request", () => {
+  it.each([
+    ["without --resume (cancel)", false],
+    ["with --resume (keep)", true],
+  ])("%s: the object committed, so the CLI reports it, exit 0", async (_name, resume) => {
+    // The emulator commits, then waits before answering: the interrupt lands in that window.
+    const slow = await startEmulator({ buckets: [BUCKET], latencyMs: 400 });
+    try {
+      const data = randomBytes(100_000);
+      const name = `late-${String(resume)}.bin`;
+      const state = join(dir, `${name}.state`);
+      const controller = new AbortController();
+      const running = cli(["-", `gs://${BUCKET}/${name}`, "--endpoint", slow.url, "--json", ...(resume ? ["--resume", state] : [])], { stdin: data, signal: controller.signal });
+      const deadline = Date.now() + 20_000;
+      while (slow.getObject(BUCKET, name) === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+      controller.abort(new Error("interrupted"));
+      const result = await running;
+      expect(result.code, result.stderr).toBe(0);
+      expect(JSON.parse(result.stdout) as unknown).toMatchObject({ ok: true, interruptedAfterCommit: true, size: data.length, crc32c: crc32cBase64(crc32c(data)) });
+      expect(Buffer.from(slow.getObject(BUCKET, name)!.data!).equals(data)).toBe(true);
+      expect(existsSync(state)).toBe(false);
+    } finally {
+      await slow.stop();
+    }
+  });
+});
+
 describe("--header", () => {
   it("sends the header on every request: an emulator's faults aimed with x-retry-test-id are consumed", async () => {
     const id = gcs.registerFaults({ "storage.objects.insert": ["start:return-503", "chunk#2:return-reset-connection"] });
