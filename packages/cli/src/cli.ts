@@ -311,7 +311,10 @@ async function runUpload(
 
   // A gone session (expired, deleted) is restarted from byte 0 when the source can be read again: a file.
   for (let restarted = false; ; restarted = true) {
-    const outcome = await uploadOnce(args, io, say, { checkpoint, store, size, fromStdin, apiEndpoint, extraHeaders });
+    const guarded = store === undefined ? undefined : new GuardedStore(store);
+    const outcome = await uploadOnce(args, io, say, { checkpoint, store: guarded, size, fromStdin, apiEndpoint, extraHeaders });
+    // No save of this attempt may land after this point: the state file is about to be cleared or set aside.
+    await guarded?.close();
     if (outcome.kind === "done") return outcome.exit;
     const code = errorCode(outcome.error);
     if (code === "session-expired" && store !== undefined && checkpoint !== undefined) {
@@ -337,9 +340,44 @@ async function runUpload(
 
 type Outcome = { kind: "done"; exit: number } | { kind: "error"; error: unknown };
 
+/**
+ * The state file as one attempt's checkpoint store: once closed, saves are dropped and those in flight are
+ * awaited, so a late save of a finished attempt cannot recreate a file the CLI cleared or set aside.
+ */
+class GuardedStore {
+  readonly #inner: FileCheckpointStore;
+  readonly #pending = new Set<Promise<void>>();
+  #closed = false;
+  constructor(inner: FileCheckpointStore) {
+    this.#inner = inner;
+  }
+  load(): Promise<unknown> {
+    return this.#inner.load();
+  }
+  save(checkpoint: Parameters<FileCheckpointStore["save"]>[0]): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    const saving = this.#inner.save(checkpoint);
+    this.#pending.add(saving);
+    void saving.then(
+      () => this.#pending.delete(saving),
+      () => this.#pending.delete(saving),
+    );
+    return saving;
+  }
+  /** Clearing ends the attempt's saving first, so nothing writes the file again afterwards. */
+  async clear(): Promise<void> {
+    await this.close();
+    await this.#inner.clear();
+  }
+  async close(): Promise<void> {
+    this.#closed = true;
+    await Promise.allSettled([...this.#pending]);
+  }
+}
+
 interface Attempt {
   readonly checkpoint: unknown;
-  readonly store: FileCheckpointStore | undefined;
+  readonly store: GuardedStore | undefined;
   readonly size: number | undefined;
   readonly fromStdin: boolean;
   readonly apiEndpoint: string | undefined;
