@@ -1,9 +1,11 @@
 /**
  * @resumable-gcs/core: the sans-IO resumable-upload engine for Google Cloud Storage.
  *
- * Every public export is named here, grouped as the design groups them: the machine and its
- * actions/events, the driver, options, checkpoints, errors, and the interfaces adapters implement
- * (transport, clock, checksums). Test helpers live at `@resumable-gcs/core/test`.
+ * Every public export is named here, and only public API: the machine and its actions/events, the
+ * driver, options, checkpoints, errors, the interfaces adapters implement (transport, clock,
+ * checksums), redaction, and the upload layer every adapter wraps (`createUpload`). Internals (the
+ * byte queue, the small abort controller, base64 helpers) are not exported. Test helpers live at
+ * `@resumable-gcs/core/test`.
  */
 
 /** The npm name of this package, for user agents and diagnostics. */
@@ -27,8 +29,6 @@ export {
   type WaitAction,
 } from "./machine.js";
 export { MIN_UPLOAD_THROUGHPUT, UploadDriver, type UploadDriverOptions } from "./driver.js";
-export { SimpleAbortController, SimpleAbortSignal } from "./abort.js";
-export { ByteQueue } from "./byte-queue.js";
 export {
   CHUNK_GRANULARITY,
   DEFAULT_CHUNK_SIZE,
@@ -42,7 +42,8 @@ export {
   type RetryOptions,
   type SessionTarget,
   type SignedUrlTarget,
-  type UploadOptions,
+  // The engine's own options (the upload layer's flat `UploadOptions` is below).
+  type UploadOptions as MachineOptions,
   type UploadTarget,
 } from "./options.js";
 export { bucketNameProblem, objectNameProblem } from "./resolve-options.js";
@@ -79,7 +80,6 @@ export {
 export { REDACTED, redact, redactUrl } from "./redact.js";
 export type { Clock, RandomSource } from "./clock.js";
 export type { Checksum, ChecksumProvider, Crc32cChecksum } from "./checksum.js";
-export { encodeBase64, decodeBase64 } from "./base64.js";
 export {
   DEFAULT_PARALLELISM,
   DEFAULT_PART_SIZE,
@@ -125,3 +125,18 @@ export {
   type SingleRequestFailure,
   type SingleRequestSendAction,
 } from "./multipart/index.js";
+
+// The upload layer: what every adapter wraps.
+export { AUTH_ADVICE, createUpload, type AbortOutcome, type Upload } from "./upload/create-upload.js";
+export { MAX_CHUNK_SIZE, type UploadMetadata, type UploadOptions, type UploadRetryOptions } from "./upload/options.js";
+export type { Compressor, TransportContext, UploadRuntime } from "./upload/runtime.js";
+export { MemoryCheckpointStore, type CheckpointStore } from "./upload/checkpoint-store.js";
+export {
+  uploadEventNames,
+  type UploadEventListener,
+  type UploadEventMap,
+  type UploadEventName,
+  type UploadProgress,
+  type UploadRetry,
+} from "./upload/events.js";
+export { resolveEndpoint, type EndpointInputs, type ResolvedEndpoint } from "./upload/endpoint.js";
