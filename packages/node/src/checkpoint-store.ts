@@ -1,33 +1,27 @@
-import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
-import { dirname, resolve } from "node:path";
+import { mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
+import { basename, dirname, join, resolve } from "node:path";
+import { UploadError, type Checkpoint, type CheckpointStore } from "@resumable-gcs/core";
 
-/**
- * Where checkpoints live between processes. The adapter saves one when a session is created and as the
- * persisted offset advances; it never writes anywhere unless the caller hands it a store.
- */
-export interface CheckpointStore {
-  /** The saved checkpoint (parsed JSON, validated later by core), or `undefined` when there is none. */
-  load(): Promise<unknown>;
-  /** Replaces the saved checkpoint, atomically: a crash leaves the old one or the new one, never half. */
-  save(checkpoint: unknown): Promise<void>;
-  /** Forgets the checkpoint (after the object is final, or the session cancelled). */
-  clear(): Promise<void>;
-}
-
-/** Thrown when the file exists but does not hold JSON. */
-export class CheckpointFileError extends Error {
-  /** Matches core's error code for a checkpoint that cannot be used. */
-  readonly code = "invalid-checkpoint" as const;
+/** Thrown when the checkpoint file exists but does not hold JSON (code `invalid-checkpoint`). */
+export class CheckpointFileError extends UploadError {
+  /** @param message - which file, and what is wrong with it. */
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super("invalid-checkpoint", message, options?.cause === undefined ? {} : { cause: options.cause });
     this.name = "CheckpointFileError";
   }
 }
 
+/** Escapes `text` for use inside a RegExp. */
+function literal(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
 /**
- * A checkpoint kept in one JSON file. Saving writes a sibling temp file, fsyncs it and renames it over
- * the target, so a SIGKILL at any instant leaves a whole checkpoint. The file is created with mode 0600:
- * it holds a session URI, which is a bearer capability for the upload.
+ * A checkpoint kept in one JSON file. Saving writes a sibling temp file
+ * (`<path>.<pid>.<n>.tmp`), fsyncs it and renames it over the target, so a SIGKILL at any instant
+ * leaves a whole checkpoint. A kill between the two leaves a temp file holding a session URI, so a
+ * later `save()` or `clear()` removes every stale temp file of the same path. Files are created
+ * with mode 0600: a session URI is a bearer capability for the upload.
  *
  * @example
  * ```ts
@@ -37,12 +31,17 @@ export class CheckpointFileError extends Error {
 export class FileCheckpointStore implements CheckpointStore {
   /** Absolute path of the checkpoint file. */
   readonly path: string;
+  readonly #tempPattern: RegExp;
   #sequence = 0;
+  #swept = false;
 
+  /** @param path - the checkpoint file (its directory is created on the first save). */
   constructor(path: string) {
     this.path = resolve(path);
+    this.#tempPattern = new RegExp(`^${literal(basename(this.path))}\\.\\d+\\.\\d+\\.tmp$`);
   }
 
+  /** The saved checkpoint (parsed JSON), or `undefined` when the file does not exist. */
   async load(): Promise<unknown> {
     let text: string;
     try {
@@ -58,8 +57,14 @@ export class FileCheckpointStore implements CheckpointStore {
     }
   }
 
-  async save(checkpoint: unknown): Promise<void> {
+  /** Replaces the checkpoint atomically (temp file, fsync, rename). */
+  async save(checkpoint: Checkpoint): Promise<void> {
     await mkdir(dirname(this.path), { recursive: true });
+    // Once per store: earlier processes' leftovers go; this process's own temp names never collide.
+    if (!this.#swept) {
+      this.#swept = true;
+      await this.#removeStaleTemps();
+    }
     this.#sequence += 1;
     const temp = `${this.path}.${process.pid}.${this.#sequence}.tmp`;
     const handle = await open(temp, "w", 0o600);
@@ -77,27 +82,20 @@ export class FileCheckpointStore implements CheckpointStore {
     }
   }
 
+  /** Removes the checkpoint and any temp file a killed save left behind. */
   async clear(): Promise<void> {
     await rm(this.path, { force: true });
-  }
-}
-
-/** A store in memory, for tests and for callers who persist checkpoints their own way. */
-export class MemoryCheckpointStore implements CheckpointStore {
-  #value: string | undefined;
-
-  load(): Promise<unknown> {
-    return Promise.resolve(this.#value === undefined ? undefined : (JSON.parse(this.#value) as unknown));
+    await this.#removeStaleTemps();
   }
 
-  save(checkpoint: unknown): Promise<void> {
-    // A JSON round trip, so a test sees exactly what a file store would give back.
-    this.#value = JSON.stringify(checkpoint);
-    return Promise.resolve();
-  }
-
-  clear(): Promise<void> {
-    this.#value = undefined;
-    return Promise.resolve();
+  async #removeStaleTemps(): Promise<void> {
+    let names: string[];
+    try {
+      names = await readdir(dirname(this.path));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
+      throw error;
+    }
+    await Promise.all(names.filter((name) => this.#tempPattern.test(name)).map((name) => rm(join(dirname(this.path), name), { force: true })));
   }
 }

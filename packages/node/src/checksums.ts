@@ -59,12 +59,12 @@ class NodeMd5 implements Checksum {
  *
  * @example
  * ```ts
- * const crc = nodeChecksums.crc32c!();
+ * const crc = nodeChecksums.crc32c();
  * crc.update(new Uint8Array([1, 2, 3]));
  * crc.value(); // unsigned 32-bit CRC32C
  * ```
  */
-export const nodeChecksums: ChecksumProvider = {
+export const nodeChecksums: { readonly crc32c: (initial?: number) => Crc32cChecksum; readonly md5: () => Checksum } & ChecksumProvider = {
   crc32c: (initial?: number) => new NativeCrc32c(initial),
   md5: () => new NodeMd5(),
 };

@@ -1,26 +1,37 @@
 /**
  * @resumable-gcs/node: stream data of unknown length into Google Cloud Storage from Node.js.
- * Every public export is named here.
+ * Every public export is named here: the Writable glue, Node as an upload runtime, its transports,
+ * checksums, clock and checkpoint file store.
  */
 
 /** The npm name of this package, for user agents and diagnostics. */
 export const packageName = "@resumable-gcs/node";
 
-export {
-  STORAGE_SCOPE,
-  UploadStream,
-  createUploadStream,
-  type NodeUploadOptions,
-  type UploadProgress,
-  type UploadRetry,
-} from "./upload-stream.js";
+export { UploadStream, createUploadStream, type NodeUploadOptions } from "./upload-stream.js";
 export { uploadFrom } from "./upload-from.js";
-export { CheckpointFileError, FileCheckpointStore, MemoryCheckpointStore, type CheckpointStore } from "./checkpoint-store.js";
+export { NODE_OPTIONS, nodeRuntime } from "./node-runtime.js";
+export { STORAGE_SCOPE, googleAuthSource, type GoogleAuthSettings } from "./auth.js";
+export { CheckpointFileError, FileCheckpointStore } from "./checkpoint-store.js";
 export { createGaxiosTransport, type GaxiosTransportOptions } from "./gaxios-transport.js";
 export { createHttpTransport, type HttpTransportOptions } from "./http-transport.js";
 export { nodeChecksums } from "./checksums.js";
 export { nodeClock } from "./node-clock.js";
-export { DEFAULT_ENDPOINT, EndpointError, resolveEndpoint, type EndpointOptions, type ResolvedEndpoint } from "./endpoint.js";
+export { nodeGzip } from "./gzip.js";
 export { USER_AGENT } from "./user-agent.js";
 // Core's vocabulary, re-exported so a Node user needs one import for the common cases.
-export { TransportError, UploadError, redact, type AuthHeaderSource, type Checkpoint, type ObjectResource, type UploadErrorCode } from "@resumable-gcs/core";
+export {
+  MemoryCheckpointStore,
+  TransportError,
+  UploadError,
+  ValidationError,
+  redact,
+  type AbortOutcome,
+  type AuthHeaderSource,
+  type Checkpoint,
+  type CheckpointStore,
+  type ObjectResource,
+  type UploadErrorCode,
+  type UploadEventMap,
+  type UploadProgress,
+  type UploadRetry,
+} from "@resumable-gcs/core";

@@ -1,6 +1,6 @@
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { DEFAULT_MAX_RESPONSE_BYTES, SimpleAbortController, TransportError, type AuthHeaderSource, type Transport, type TransportSendOptions } from "@resumable-gcs/core";
+import { DEFAULT_MAX_RESPONSE_BYTES, TransportError, type AuthHeaderSource, type Transport, type TransportSendOptions } from "@resumable-gcs/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createGaxiosTransport } from "./gaxios-transport.js";
 import { createHttpTransport } from "./http-transport.js";
@@ -56,7 +56,7 @@ function recordingAuth(fail?: Error): AuthHeaderSource & { calls: number; refres
 }
 
 function options(overrides: Partial<TransportSendOptions> = {}): TransportSendOptions {
-  return { signal: new SimpleAbortController().signal, credentials: true, maxResponseBytes: DEFAULT_MAX_RESPONSE_BYTES, ...overrides };
+  return { signal: new AbortController().signal, credentials: true, maxResponseBytes: DEFAULT_MAX_RESPONSE_BYTES, ...overrides };
 }
 
 const query = (url: string) => ({ method: "PUT" as const, url, headers: { "content-range": "bytes */*", "content-length": "0" }, body: [], bodyLength: 0 });
@@ -143,7 +143,7 @@ describe.each(transports)("%s transport", (_name, make) => {
 
   it("rejects with kind aborted when the signal fires, and network when nothing listens", async () => {
     const transport = make();
-    const controller = new SimpleAbortController();
+    const controller = new AbortController();
     controller.abort("stop");
     await expect(transport.send(query(`${base}/upload`), options({ signal: controller.signal }))).rejects.toMatchObject({ kind: "aborted" });
     const closed = createServer();

@@ -14,7 +14,7 @@ import { createUploadStream, type NodeUploadOptions, type UploadStream } from ".
  * ```
  */
 export async function uploadFrom(
-  source: Readable | AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  source: Readable | AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>,
   options: NodeUploadOptions,
   onStream?: (stream: UploadStream) => void,
 ): Promise<ObjectResource> {
