@@ -49,7 +49,7 @@ async function runOurs(transport) {
     auth: false,
     transport,
     checksum: verify ? "crc32c" : "none",
-    upload: chunkSize > 0 ? { chunkSize } : {},
+    ...(chunkSize > 0 ? { chunkSize } : {}),
   });
   await pipeline(Readable.from(blocks()), stream);
   const object = await stream.done;

@@ -17,9 +17,9 @@ import { crc32c } from "@node-rs/crc32";
 import { parseCheckpoint } from "@resumable-gcs/core";
 import { startEmulator, type Emulator } from "@resumable-gcs/emulator";
 import {
-  EndpointError,
   FileCheckpointStore,
   createUploadStream,
+  nodeRuntime,
   redact,
   UploadError,
   type NodeUploadOptions,
@@ -95,8 +95,6 @@ function adviceFor(code: string, args: CliArgs): string {
 
 function errorCode(error: unknown): string {
   if (error instanceof UploadError || error instanceof CliError) return error.code;
-  // The endpoint is an argument: a refused one is bad input like any other.
-  if (error instanceof EndpointError) return "invalid-argument";
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === "string" && /^[a-z][a-z-]*$/.test(code) ? code : "failed";
 }
@@ -387,7 +385,6 @@ interface Attempt {
 /** The upload options for the Node adapter: the one place that knows its option shape. */
 function uploadOptions(args: CliArgs, io: CliIo, attempt: Attempt): NodeUploadOptions {
   const objectMetadata = {
-    ...(args.contentType === undefined ? {} : { contentType: args.contentType }),
     ...(args.gzip ? { contentEncoding: "gzip" } : {}),
     ...(Object.keys(args.metadata).length === 0 ? {} : { metadata: args.metadata }),
   };
@@ -396,17 +393,13 @@ function uploadOptions(args: CliArgs, io: CliIo, attempt: Attempt): NodeUploadOp
   return {
     bucket: args.bucket,
     name: args.name,
-    env: io.env,
     ...(attempt.apiEndpoint === undefined ? {} : { apiEndpoint: attempt.apiEndpoint }),
-    object: {
-      ...(Object.keys(objectMetadata).length === 0 ? {} : { metadata: objectMetadata }),
-      ...(args.ifGenerationMatch === undefined ? {} : { ifGenerationMatch: args.ifGenerationMatch }),
-    },
-    upload: {
-      ...(args.chunkSize === undefined ? {} : { chunkSize: args.chunkSize }),
-      ...(totalSize === undefined ? {} : { totalSize }),
-      ...(Object.keys(attempt.extraHeaders).length === 0 ? {} : { extraHeaders: { ...attempt.extraHeaders } }),
-    },
+    ...(args.contentType === undefined ? {} : { contentType: args.contentType }),
+    ...(Object.keys(objectMetadata).length === 0 ? {} : { metadata: objectMetadata }),
+    ...(args.ifGenerationMatch === undefined ? {} : { ifGenerationMatch: args.ifGenerationMatch }),
+    ...(args.chunkSize === undefined ? {} : { chunkSize: args.chunkSize }),
+    ...(totalSize === undefined ? {} : { totalSize }),
+    ...(Object.keys(attempt.extraHeaders).length === 0 ? {} : { extraHeaders: { ...attempt.extraHeaders } }),
     checksum: args.checksum,
     ...(attempt.checkpoint === undefined ? {} : { checkpoint: attempt.checkpoint }),
     ...(attempt.store === undefined ? {} : { checkpointStore: attempt.store }),
@@ -469,7 +462,8 @@ async function uploadOnce(args: CliArgs, io: CliIo, say: (line: string) => void,
   }
   let upload;
   try {
-    upload = createUploadStream(uploadOptions(args, io, attempt));
+    // STORAGE_EMULATOR_HOST comes from the CLI's own environment (tests pass their own).
+    upload = createUploadStream(uploadOptions(args, io, attempt), { ...nodeRuntime, env: (name) => io.env[name] });
   } catch (error) {
     source.stream.destroy();
     // Refused before any request: the options (from the arguments) are bad input.

@@ -7,8 +7,8 @@
  * The upload layer has no function for this (yet), so it lives here, on the Node adapter's own transport:
  * two requests need no engine, and the session URI is a capability that carries no credentials.
  */
-import { parseCheckpoint, UploadError, type ObjectResource } from "@resumable-gcs/core";
-import { createHttpTransport, resolveEndpoint } from "@resumable-gcs/node";
+import { parseCheckpoint, resolveEndpoint, UploadError, type ObjectResource } from "@resumable-gcs/core";
+import { createHttpTransport } from "@resumable-gcs/node";
 import { crc32cBase64 } from "./crc.js";
 
 /** A failure of the CLI with the code it is reported with and the exit status it maps to. */
@@ -165,7 +165,8 @@ async function withSession<T>(options: FinalizeOptions, work: (access: SessionAc
   const savedOffset = saved.resumeOffset ?? saved.persisted ?? 0;
   let endpoint;
   try {
-    endpoint = resolveEndpoint({ ...(options.apiEndpoint === undefined ? {} : { apiEndpoint: options.apiEndpoint }), ...(options.env === undefined ? {} : { env: options.env }) });
+    const env = options.env;
+    endpoint = resolveEndpoint({ ...(options.apiEndpoint === undefined ? {} : { apiEndpoint: options.apiEndpoint }), ...(env === undefined ? {} : { env: (name: string) => env[name] }) });
   } catch (error) {
     throw new CliError("invalid-argument", (error as Error).message, 2, { cause: error });
   }

@@ -34,7 +34,9 @@ function run(args: string[]) {
 
 async function persistedIn(path: string): Promise<number> {
   try {
-    return (JSON.parse(await readFile(path, "utf8")) as { resumeOffset: number }).resumeOffset;
+    // Format v2 names the offset resumeOffset; v1 called it persisted (still read).
+    const saved = JSON.parse(await readFile(path, "utf8")) as { resumeOffset?: number; persisted?: number };
+    return saved.resumeOffset ?? saved.persisted ?? -1;
   } catch {
     return -1;
   }

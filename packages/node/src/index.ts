@@ -7,7 +7,7 @@
 /** The npm name of this package, for user agents and diagnostics. */
 export const packageName = "@resumable-gcs/node";
 
-export { UploadStream, createUploadStream, type NodeUploadOptions } from "./upload-stream.js";
+export { UploadStream, createUploadStream, type AnyListener, type NodeUploadOptions, type WriteCallback } from "./upload-stream.js";
 export { uploadFrom } from "./upload-from.js";
 export { NODE_OPTIONS, nodeRuntime } from "./node-runtime.js";
 export { STORAGE_SCOPE, googleAuthSource, type GoogleAuthSettings } from "./auth.js";

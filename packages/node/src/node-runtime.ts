@@ -37,7 +37,7 @@ function authFor(options: Readonly<Record<string, unknown>>, credentialsAllowed:
   if (!credentialsAllowed || auth === false) return undefined;
   if (auth !== undefined) return withRefresh(auth as AuthHeaderSource);
   return googleAuthSource({
-    keyFilename: keyFilename as string | undefined,
+    keyFilename: keyFilename,
     credentials: credentials as Record<string, unknown> | undefined,
     universeDomain: universeDomain as string | undefined,
   });

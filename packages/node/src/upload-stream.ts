@@ -14,6 +14,7 @@ import {
   type UploadEventName,
   type UploadOptions,
   type UploadProgress,
+  type UploadRuntime,
 } from "@resumable-gcs/core";
 import { nodeRuntime } from "./node-runtime.js";
 
@@ -38,7 +39,15 @@ export interface NodeUploadOptions extends Omit<UploadOptions, "transport" | "au
   readonly highWaterMark?: number;
 }
 
-type WriteCallback = (error: Error | null | undefined) => void;
+/** The callback of `write()`, as Node types it. */
+export type WriteCallback = (error: Error | null | undefined) => void;
+
+/**
+ * A listener of any other event: the same shape Node's own Writable typings use, so listeners
+ * typed for custom events keep compiling.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- mirrors Node's EventEmitter typings on purpose
+export type AnyListener = (...args: any[]) => void;
 
 function isBytes(chunk: unknown): chunk is string | Uint8Array {
   return typeof chunk === "string" || chunk instanceof Uint8Array;
@@ -66,13 +75,17 @@ export class UploadStream extends Writable {
   readonly resumeOffset: number;
   readonly #upload: Upload;
 
-  /** @throws UploadError for bad input (a {@link ValidationError} naming the option), before any request. */
-  constructor(options: NodeUploadOptions) {
+  /**
+   * @param options - the flat options.
+   * @param runtime - Node by default; pass a variant (another `env`, a test clock) to change one service.
+   * @throws UploadError for bad input (a {@link ValidationError} naming the option), before any request.
+   */
+  constructor(options: NodeUploadOptions, runtime: UploadRuntime = nodeRuntime) {
     const highWaterMark = options?.highWaterMark;
     if (highWaterMark !== undefined && !(Number.isSafeInteger(highWaterMark) && highWaterMark >= 0)) {
       throw new ValidationError("highWaterMark", `expected a non-negative integer, came ${String(highWaterMark)}`);
     }
-    const upload = createUpload(options as UploadOptions, nodeRuntime);
+    const upload = createUpload(options, runtime);
     // The engine already buffers a chunk ahead of the one in flight, so a chunk-sized Writable buffer
     // would only add a third chunk of memory without adding overlap: keep it small by default.
     super({ highWaterMark: highWaterMark ?? Math.min(options.chunkSize ?? DEFAULT_CHUNK_SIZE, DEFAULT_HIGH_WATER_MARK) });
@@ -104,19 +117,24 @@ export class UploadStream extends Writable {
     return this.#upload.progress;
   }
 
-  /** Writes bytes (Buffer, Uint8Array) or a string in `encoding` (default utf8). */
+  /** Writes bytes (Buffer, Uint8Array) or a utf8 string; `false` asks the caller to wait for `drain`. */
   override write(chunk: unknown, callback?: WriteCallback): boolean;
+  /** Writes a string in `encoding` (or bytes, ignoring it); `false` asks the caller to wait for `drain`. */
   override write(chunk: unknown, encoding: BufferEncoding, callback?: WriteCallback): boolean;
+  /** Implementation of the overloads above. */
   override write(chunk: unknown, encoding?: BufferEncoding | WriteCallback, callback?: WriteCallback): boolean {
     const problem = this.#refusal(chunk);
     if (problem !== undefined) return this.#refuse(problem, typeof encoding === "function" ? encoding : callback);
     return typeof encoding === "function" ? super.write(chunk, encoding) : super.write(chunk, encoding ?? "utf8", callback);
   }
 
-  /** Ends the upload, optionally with a last chunk (which passes the same checks as `write`). */
+  /** Ends the upload; `finish` follows once the object is final and verified. */
   override end(callback?: () => void): this;
+  /** Ends the upload with a last chunk (which passes the same checks as `write`). */
   override end(chunk: unknown, callback?: () => void): this;
+  /** Ends the upload with a last string in `encoding` (which passes the same checks as `write`). */
   override end(chunk: unknown, encoding: BufferEncoding, callback?: () => void): this;
+  /** Implementation of the overloads above. */
   override end(chunk?: unknown, encoding?: BufferEncoding | (() => void), callback?: () => void): this {
     if (typeof chunk === "function") return super.end(chunk as () => void);
     if (chunk !== undefined && chunk !== null) {
@@ -135,8 +153,8 @@ export class UploadStream extends Writable {
   override on(event: "close" | "drain" | "finish", listener: () => void): this;
   override on(event: "error", listener: (error: Error) => void): this;
   override on(event: "pipe" | "unpipe", listener: (source: Readable) => void): this;
-  override on(event: string | symbol, listener: (...args: any[]) => void): this;
-  override on(event: string | symbol, listener: (...args: any[]) => void): this {
+  override on(event: string | symbol, listener: AnyListener): this;
+  override on(event: string | symbol, listener: AnyListener): this {
     return super.on(event, listener);
   }
 
@@ -145,15 +163,15 @@ export class UploadStream extends Writable {
   override once(event: "close" | "drain" | "finish", listener: () => void): this;
   override once(event: "error", listener: (error: Error) => void): this;
   override once(event: "pipe" | "unpipe", listener: (source: Readable) => void): this;
-  override once(event: string | symbol, listener: (...args: any[]) => void): this;
-  override once(event: string | symbol, listener: (...args: any[]) => void): this {
+  override once(event: string | symbol, listener: AnyListener): this;
+  override once(event: string | symbol, listener: AnyListener): this {
     return super.once(event, listener);
   }
 
   /** Removes a listener; typed like {@link UploadStream.on}. */
   override off<K extends UploadEventName>(event: K, listener: (payload: UploadEventMap[K]) => void): this;
-  override off(event: string | symbol, listener: (...args: any[]) => void): this;
-  override off(event: string | symbol, listener: (...args: any[]) => void): this {
+  override off(event: string | symbol, listener: AnyListener): this;
+  override off(event: string | symbol, listener: AnyListener): this {
     return super.off(event, listener);
   }
 
@@ -199,6 +217,6 @@ export class UploadStream extends Writable {
  * Creates an {@link UploadStream}. Bad input (bucket or object name, chunk size, endpoint, checkpoint,
  * an unknown option) throws a typed {@link UploadError} here, before any request is made.
  */
-export function createUploadStream(options: NodeUploadOptions): UploadStream {
-  return new UploadStream(options);
+export function createUploadStream(options: NodeUploadOptions, runtime: UploadRuntime = nodeRuntime): UploadStream {
+  return new UploadStream(options, runtime);
 }

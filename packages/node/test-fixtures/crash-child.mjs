@@ -2,8 +2,9 @@
 // Run once, it is SIGKILLed mid-upload; run again with the same checkpoint file, it resumes.
 // Usage: node crash-child.mjs <endpoint> <bucket> <name> <checkpoint-file> <size> <seed>
 import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { patternChunks } from "@resumable-gcs/test-utils";
-import { FileCheckpointStore, uploadFrom } from "../dist/index.js";
+import { FileCheckpointStore, createUploadStream } from "../dist/index.js";
 
 const [endpoint, bucket, name, checkpointPath, sizeText, seedText] = process.argv.slice(2);
 const size = Number(sizeText);
@@ -15,18 +16,8 @@ function* generate(total, seed, offset) {
 
 const store = new FileCheckpointStore(checkpointPath);
 const checkpoint = await store.load();
-const object = await uploadFrom(
-  Readable.from(generate(size, Number(seedText), checkpoint?.resumeOffset ?? 0)),
-  {
-    apiEndpoint: endpoint,
-    bucket,
-    name,
-    checkpoint,
-    checkpointStore: store,
-    upload: { chunkSize: 256 * 1024 },
-  },
-  (stream) => {
-    if (stream.resumeOffset !== (checkpoint?.resumeOffset ?? 0)) throw new Error("resume offset disagrees with the checkpoint");
-  },
-);
-process.stdout.write(`${JSON.stringify({ size: object.size, crc32c: object.crc32c, resumedFrom: checkpoint?.resumeOffset ?? 0 })}\n`);
+const stream = createUploadStream({ apiEndpoint: endpoint, bucket, name, checkpoint, checkpointStore: store, chunkSize: 256 * 1024 });
+// The source starts where the checkpoint says GCS holds the upload (0 on a fresh run).
+await pipeline(Readable.from(generate(size, Number(seedText), stream.resumeOffset)), stream);
+const object = await stream.done;
+process.stdout.write(`${JSON.stringify({ size: object.size, crc32c: object.crc32c, resumedFrom: stream.resumeOffset })}\n`);
