@@ -338,8 +338,8 @@ export class UploadDriver {
     let sent: Promise<TransportResponse>;
     try {
       const credentials = this.#credentialsFor(action.request, action.purpose) === true;
-      // Set by the machine on the one retry after a first 401 (engine versions before it never set it).
-      const refresh = (action as SendAction & { readonly refreshCredentials?: boolean }).refreshCredentials === true;
+      // Set by the machine on the one retry after a first 401.
+      const refresh = action.refreshCredentials === true;
       sent = Promise.resolve(
         this.#transport.send(action.request, {
           signal: outstanding.controller.signal,

@@ -22,8 +22,6 @@ export {
   type RequestPurpose,
   type SendAction,
   type TransportFailure,
-  // What the machine accepts in `onError` (the driver maps a TransportError's kind onto it).
-  type TransportErrorKind as TransportFailureKind,
   type UploadAction,
   type UploadEvent,
   type WaitAction,

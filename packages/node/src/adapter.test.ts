@@ -2,6 +2,7 @@ import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { Readable } from "node:stream";
+import { UploadError } from "@resumable-gcs/core";
 import { startEmulator, type Emulator } from "@resumable-gcs/emulator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createUploadStream, type NodeUploadOptions } from "./upload-stream.js";
@@ -116,4 +117,22 @@ describe("google-auth-library is loaded only when credentials are needed", () =>
     expect(JSON.parse(stdout)).toEqual([]);
     expect(emulator.getObject(BUCKET, "lazy-auth")?.size).toBe(2);
   }, 30_000);
+});
+
+describe("credentials failures", () => {
+  it("a missing key file fails at once with code auth, google-auth-library's reason and what to do", async () => {
+    // https to a closed loopback port: credentials are allowed there, and nothing could leave 127.0.0.1.
+    const stream = createUploadStream({ apiEndpoint: "https://127.0.0.1:1", bucket: BUCKET, name: "auth", keyFilename: "/nonexistent/key.json" });
+    const retries: unknown[] = [];
+    stream.on("retry", (r) => retries.push(r));
+    stream.end("data");
+    const error = (await stream.done.catch((e: unknown) => e)) as UploadError;
+    expect(error).toBeInstanceOf(UploadError);
+    expect(error).toMatchObject({ code: "auth", retryable: false });
+    expect(error.message).toMatch(/ENOENT|no such file/);
+    expect(error.message).toContain("gcloud auth application-default login");
+    expect(error.message).toContain("GOOGLE_APPLICATION_CREDENTIALS");
+    // Not retried: a credentials problem is not a network problem.
+    expect(retries).toEqual([]);
+  });
 });

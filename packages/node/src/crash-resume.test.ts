@@ -34,9 +34,7 @@ function run(args: string[]) {
 
 async function persistedIn(path: string): Promise<number> {
   try {
-    // Format v2 names the offset resumeOffset; v1 called it persisted (still read).
-    const saved = JSON.parse(await readFile(path, "utf8")) as { resumeOffset?: number; persisted?: number };
-    return saved.resumeOffset ?? saved.persisted ?? -1;
+    return (JSON.parse(await readFile(path, "utf8")) as { resumeOffset: number }).resumeOffset;
   } catch {
     return -1;
   }

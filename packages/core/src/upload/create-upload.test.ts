@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
-import type { Checkpoint } from "../checkpoint.js";
+import { sealCheckpoint, type Checkpoint } from "../checkpoint.js";
 import { UploadError, ValidationError } from "../errors.js";
 import { CHUNK, bytesOf, crcB64 } from "../harness.test-utils.js";
 import { flushMicrotasks, runUntilSettled, type FakeClock } from "../test-support/fake-clock.js";
@@ -10,6 +10,7 @@ import { MemoryCheckpointStore, type CheckpointStore } from "./checkpoint-store.
 import { AUTH_ADVICE, createUpload, type Upload } from "./create-upload.js";
 import type { UploadEventMap } from "./events.js";
 import type { UploadOptions } from "./options.js";
+import { TransportError, type Transport } from "../transport.js";
 import { testRuntime } from "./test-runtime.test-utils.js";
 
 const target = { bucket: "bkt", name: "obj" } as const;
@@ -241,26 +242,34 @@ describe("trust rules", () => {
     await expect(upload.write(bytesOf(1))).rejects.toMatchObject({ code: "untrusted-session-uri" });
   });
 
-  it("refuses a checkpoint whose session URI is on a foreign origin", () => {
-    const { runtime, model, clock } = testRuntime();
-    const first = createUpload(target, runtime);
+  it("refuses a checkpoint whose session URI is on a foreign origin: hand-edited, re-sealed, or version 1", async () => {
+    const { runtime, clock } = testRuntime();
+    const first = createUpload({ ...target, onAbort: "keep" }, runtime);
     void first.write(bytesOf(CHUNK + 1));
-    return runUntilSettled(clock, flushMicrotasks()).then(() => {
-      const checkpoint = first.checkpoint()!;
-      void model;
-      const tampered = { ...checkpoint, sessionUri: checkpoint.sessionUri.replace("https://storage.googleapis.com", "https://evil.invalid") };
-      const { runtime: second, contexts } = testRuntime();
+    await runUntilSettled(clock, flushMicrotasks());
+    const kept = (await runUntilSettled(clock, first.abort())) as { checkpoint: Checkpoint };
+    const { version: _version, integrity: _integrity, ...fields } = kept.checkpoint;
+    const foreign = fields.sessionUri.replace("https://storage.googleapis.com", "https://evil.invalid");
+    const refusals: [string, unknown, string][] = [
+      // Editing the URI breaks the integrity digest.
+      ["hand-edited", { ...kept.checkpoint, sessionUri: foreign }, "invalid-checkpoint"],
+      // The digest is not a secret: a forger can re-seal. The origin rule still holds.
+      ["re-sealed", sealCheckpoint({ ...fields, sessionUri: foreign }), "untrusted-session-uri"],
+      // Version 1 had no digest at all.
+      ["version 1", { version: 1, sessionUri: foreign, persisted: fields.resumeOffset, chunkSize: fields.chunkSize, fingerprint: fields.fingerprint }, "untrusted-session-uri"],
+    ];
+    for (const [what, checkpoint, code] of refusals) {
+      const second = testRuntime();
       let error: unknown;
       try {
-        createUpload({ ...target, checkpoint: tampered }, second);
+        createUpload({ ...target, checkpoint }, second.runtime);
       } catch (caught) {
         error = caught;
       }
-      // A hand-edited checkpoint is refused either way: by its integrity check or by the origin rule.
-      expect(error).toBeInstanceOf(UploadError);
-      expect(["untrusted-session-uri", "invalid-checkpoint"]).toContain((error as UploadError).code);
-      expect(contexts).toEqual([]);
-    });
+      expect(error, what).toBeInstanceOf(UploadError);
+      expect((error as UploadError).code, what).toBe(code);
+      expect(second.contexts, what).toEqual([]);
+    }
   });
 
   it("a signed URL never carries credentials; its session must be on the signed URL's origin", async () => {
@@ -444,5 +453,81 @@ describe("errors the caller sees", () => {
     expect(AUTH_ADVICE).toMatch(/gcloud auth application-default login/);
     expect(AUTH_ADVICE).toMatch(/GOOGLE_APPLICATION_CREDENTIALS/);
     expect(AUTH_ADVICE).toMatch(/emulator/);
+  });
+});
+
+describe("with the engine's endings", () => {
+  it("a credentials failure ends at once with code auth, the auth library's reason and what to do; nothing is retried", async () => {
+    const { runtime, clock, contexts } = testRuntime();
+    const failing: Transport = {
+      specificationVersion: 2,
+      capabilities: { uploadProgress: true },
+      send: () => Promise.reject(new TransportError("auth", "POST https://storage.googleapis.com/upload: could not get credentials: Could not load the default credentials")),
+    };
+    let sends = 0;
+    const upload = createUpload(target, {
+      ...runtime,
+      createTransport: (context) => {
+        contexts.push(context);
+        return { ...failing, send: (...args) => (sends++, failing.send(...args)) };
+      },
+    });
+    const retries = record(upload, "retry");
+    void upload.write(bytesOf(10));
+    const error = (await runUntilSettled(clock, upload.done).catch((e: unknown) => e)) as UploadError;
+    expect(error).toMatchObject({ code: "auth", retryable: false });
+    expect(error.message).toContain("Could not load the default credentials");
+    expect(error.message).toContain(AUTH_ADVICE);
+    expect(sends).toBe(1);
+    expect(retries).toEqual([]);
+    await expect(upload.write(bytesOf(1))).rejects.toBe(error);
+  });
+
+  it("a 401 mid-upload is retried once with refreshCredentials", async () => {
+    const model = new GcsModel({ faults: (info) => (info.index === 1 ? { kind: "status", status: 401, message: "token expired" } : undefined) });
+    const { runtime, clock, transport } = testRuntime({}, model);
+    const upload = createUpload({ ...target, chunkSize: CHUNK }, runtime);
+    await feed(upload, clock, bytesOf(CHUNK + 10));
+    expect(transport.sent.map((s) => s.refreshCredentials)).toContain(true);
+    expect(transport.sent.filter((s) => s.refreshCredentials)).toHaveLength(1);
+    expect(transport.sent.find((s) => s.refreshCredentials)?.credentials).toBe(true);
+  });
+
+  it("a cancel that finds the object committed reports committed and resolves done", async () => {
+    // The final request commits but its answer is lost; the cancel's DELETE then meets a final object.
+    const model = new GcsModel({ faults: (info) => (info.type === "chunk" && info.request.headers["content-range"]?.endsWith("/10") ? { kind: "lose-response" } : undefined) });
+    const { runtime, clock } = testRuntime({}, model);
+    const store = new MemoryCheckpointStore();
+    const upload = createUpload({ ...target, checkpointStore: store }, runtime);
+    await upload.write(bytesOf(10));
+    void upload.end();
+    await flushMicrotasks();
+    expect(model.object("bkt", "obj")).toBeDefined(); // committed; the client does not know yet
+    const outcome = await runUntilSettled(clock, upload.abort(new Error("user stop")));
+    expect(outcome).toMatchObject({ outcome: "committed", object: { size: "10" } });
+    await expect(upload.done).resolves.toMatchObject({ size: "10" });
+    expect(await store.load()).toBeUndefined();
+  });
+
+  it("stamps the checkpoint's createdAt from runtime.wallClock (ISO 8601)", async () => {
+    const { runtime, clock } = testRuntime({ wallClock: () => Date.UTC(2030, 0, 2, 3, 4, 5) });
+    const upload = createUpload(target, runtime);
+    const sessions = record(upload, "session");
+    void upload.write(bytesOf(CHUNK + 1));
+    await runUntilSettled(clock, flushMicrotasks());
+    expect(sessions[0]!.checkpoint.createdAt).toBe("2030-01-02T03:04:05.000Z");
+    void upload.abort();
+  });
+
+  it("refuses a hand-edited checkpoint (its integrity digest no longer matches), nothing sent", async () => {
+    const { runtime, clock } = testRuntime();
+    const first = createUpload({ ...target, onAbort: "keep" }, runtime);
+    void first.write(bytesOf(2 * CHUNK + 1));
+    await runUntilSettled(clock, flushMicrotasks());
+    const kept = (await runUntilSettled(clock, first.abort())) as { checkpoint: Checkpoint };
+    const edited = { ...kept.checkpoint, resumeOffset: kept.checkpoint.resumeOffset + CHUNK };
+    const second = testRuntime();
+    expect(() => createUpload({ ...target, checkpoint: edited }, second.runtime)).toThrow(expect.objectContaining({ code: "invalid-checkpoint" }) as Error);
+    expect(second.contexts).toEqual([]);
   });
 });

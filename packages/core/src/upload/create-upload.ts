@@ -157,6 +157,7 @@ export function createUpload(options: UploadOptions, runtime: UploadRuntime): Up
   const base: MachineOptions = {
     target: machineTarget(o, endpoint.url),
     random: runtime.random,
+    wallClock: runtime.wallClock,
     checksums: checksumsFor(o.checksum, runtime),
     checksum: o.checksum,
     retry: o.retry,
@@ -224,7 +225,7 @@ class LayerUpload implements Upload {
     this.#trust = trust;
     this.#transport = transport;
     this.#ownsTransport = ownsTransport;
-    this.#checkpointOffset = checkpoint === undefined ? 0 : checkpointResumeOffset(checkpoint);
+    this.#checkpointOffset = checkpoint?.resumeOffset ?? 0;
     this.#compressor = o.gzip ? runtime.gzip?.() : undefined;
     const store = o.checkpointStore;
     this.#saver =
@@ -361,6 +362,8 @@ class LayerUpload implements Upload {
       await this.#saver?.flush();
     }
     await this.done.catch(() => undefined);
+    // The engine ends `done` (committedBeforeCancel) when the object was final before the cancel took
+    // effect, and `done` is where a keep-abort lands when the final answer was already in.
     if (machine.state === "done" && machine.object !== undefined) return { outcome: "committed", object: machine.object };
     if (this.#o.onAbort === "cancel" || machine.state === "cancelled") return { outcome: "cancelled" };
     const checkpoint = machine.checkpoint();
@@ -415,7 +418,7 @@ class LayerUpload implements Upload {
         this.#events.emit("retry", { attempt: event.attempt, delayMs: event.delayMs, error: this.#surface(event.error) });
         break;
       case "resumed":
-        this.#events.emit("resumed", { resumeOffset: resumedOffset(event), serverOffset: event.serverOffset, md5Skipped: event.md5Skipped });
+        this.#events.emit("resumed", { resumeOffset: event.checkpointOffset, serverOffset: event.serverOffset, md5Skipped: event.md5Skipped });
         break;
       default:
         break;
@@ -438,7 +441,7 @@ class LayerUpload implements Upload {
   #surface(error: unknown): UploadError {
     if (this.#override !== undefined && error instanceof UploadError && error.code === "aborted") return this.#override;
     if (!(error instanceof UploadError)) return new UploadError("aborted", `the upload stopped: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
-    if ((error.code as string) !== "auth") return error;
+    if (error.code !== "auth") return error;
     let advised = this.#advised.get(error);
     if (advised === undefined) {
       advised = new UploadError(error.code, `${error.message}; ${AUTH_ADVICE}`, { cause: error, retryable: false });
@@ -455,7 +458,7 @@ class LayerUpload implements Upload {
   #guarded(transport: Transport): Transport {
     const send: Transport["send"] = (request, options) => {
       if (!this.#trust.allows(request.url)) {
-        const error = new UploadError("untrusted-session-uri" as UploadError["code"], "a request to an origin this upload does not trust was stopped before it was sent", {
+        const error = new UploadError("untrusted-session-uri", "a request to an origin this upload does not trust was stopped before it was sent", {
           sessionUri: request.url,
         });
         this.#fail(error);
@@ -467,12 +470,3 @@ class LayerUpload implements Upload {
   }
 }
 
-/** The stream offset a parsed checkpoint resumes from. */
-function checkpointResumeOffset(checkpoint: Checkpoint): number {
-  return checkpoint.persisted;
-}
-
-/** The resume offset a `resumed` event reports. */
-function resumedOffset(event: Extract<UploadEvent, { type: "resumed" }>): number {
-  return event.checkpointOffset;
-}

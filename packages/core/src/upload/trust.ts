@@ -13,7 +13,7 @@
  * Every request also passes {@link TrustRules.allows} on its way out (defence in depth: the engine
  * only builds URLs from the checked ones).
  */
-import { UploadError, ValidationError, type UploadErrorCode } from "../errors.js";
+import { UploadError, ValidationError } from "../errors.js";
 import { redactUrl } from "../redact.js";
 import type { ResolvedEndpoint } from "./endpoint.js";
 import { isLoopbackHost, parseHttpUrl } from "./url.js";
@@ -22,7 +22,7 @@ import type { ValidatedTarget } from "./validate.js";
 /** Where a session URI came from, for messages. */
 export type SessionUriSource = "sessionUri" | "Location" | "checkpoint";
 
-const UNTRUSTED: UploadErrorCode = "untrusted-session-uri" as UploadErrorCode;
+const UNTRUSTED = "untrusted-session-uri";
 
 /** The trust decisions of one upload (see the module rules). */
 export class TrustRules {
