@@ -4,6 +4,7 @@
  */
 import type { SuiteCase } from "./case.js";
 import { sourceCases } from "./source-cases.js";
+import { uploadCases } from "./upload-cases.js";
 
 /** Every case, in order. */
-export const suiteCases: readonly SuiteCase[] = [...sourceCases];
+export const suiteCases: readonly SuiteCase[] = [...sourceCases, ...uploadCases];
