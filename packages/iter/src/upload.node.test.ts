@@ -47,7 +47,7 @@ describe("upload() with the Node adapter's runtime", () => {
     });
     expect(object.size).toBe(String(data.byteLength));
     expect(emulator.getObject("iter-node-runtime", "node-runtime.bin")?.data).toEqual(data);
-  });
+  }, 60_000);
 });
 
 describe("dependencies", () => {
@@ -64,5 +64,5 @@ describe("dependencies", () => {
     expect(report.size).toBe("3");
     expect(report.seen.some((url) => url.includes("/@resumable-gcs/web/") || url.includes("/packages/web/"))).toBe(true);
     expect(report.seen.filter((url) => /google-auth-library|gaxios|@resumable-gcs\/node|packages\/node\//.test(url))).toEqual([]);
-  });
+  }, 60_000);
 });
