@@ -4,6 +4,8 @@
  * costs exit code 2 before any session is opened.
  */
 import { parseArgs } from "node:util";
+// One home for GCS's naming rules: core's, the same ones every adapter applies.
+import { bucketNameProblem, objectNameProblem } from "@resumable-gcs/core";
 
 /** 256 KiB: GCS accepts non-final chunks only in multiples of this. */
 const CHUNK_GRANULARITY = 262_144;
@@ -90,33 +92,6 @@ export function parseSize(text: string): number {
   const bytes = Number(match[1]) * factor;
   if (!Number.isSafeInteger(bytes)) throw new UsageError(`size ${JSON.stringify(text)} is not a whole number of bytes`);
   return bytes;
-}
-
-/**
- * Why `name` is not a bucket name GCS accepts, or `undefined` when it is one: 3–63 characters (222 with dots,
- * 63 per dot-separated part) of lowercase letters, digits, `-`, `_` and `.`, starting and ending with a letter
- * or digit, not an IP address, not starting with `goog`.
- */
-export function bucketNameProblem(name: string): string | undefined {
-  const shape = "bucket names are 3-63 characters of lowercase letters, digits, '-', '_' and '.', starting and ending with a letter or digit";
-  if (!/^[a-z0-9][a-z0-9._-]*[a-z0-9]$/.test(name) || name.length < 3) return shape;
-  const parts = name.split(".");
-  if (name.length > (parts.length > 1 ? 222 : 63) || parts.some((part) => part.length === 0 || part.length > 63)) return shape;
-  if (/^\d+\.\d+\.\d+\.\d+$/.test(name)) return "a bucket name cannot be an IP address";
-  if (name.startsWith("goog")) return "a bucket name cannot start with goog";
-  return undefined;
-}
-
-/**
- * Why `name` is not an object name GCS accepts, or `undefined`: 1–1024 bytes of UTF-8, no carriage return or
- * line feed, not `.` or `..`, not under `.well-known/acme-challenge/`.
- */
-export function objectNameProblem(name: string): string | undefined {
-  if (Buffer.byteLength(name, "utf8") > 1024) return "object names are at most 1024 bytes of UTF-8";
-  if (/[\r\n]/.test(name)) return "object names cannot contain carriage returns or line feeds";
-  if (name === "." || name === "..") return `an object cannot be named ${name}`;
-  if (name.startsWith(".well-known/acme-challenge/")) return "object names cannot start with .well-known/acme-challenge/";
-  return undefined;
 }
 
 /** Parses `gs://BUCKET/OBJECT` and checks both names against GCS's rules. @throws {@link UsageError} */
