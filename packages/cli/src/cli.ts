@@ -550,6 +550,8 @@ async function uploadOnce(args: CliArgs, io: CliIo, say: (line: string) => void,
     lateInterrupt = true;
   }
   progress.stop();
+  // An interrupt the adapter answered with the committed object (abort outcome `committed`) is still worth saying.
+  if (io.signal?.aborted === true) lateInterrupt = true;
   // The adapter clears the store when done; clearing again is harmless and covers a session found final on resume.
   await attempt.store?.clear();
   return { kind: "done", exit: report(args, io, say, object, tap, Date.now() - started, lateInterrupt) };
