@@ -1,5 +1,6 @@
 import { playwright } from "@vitest/browser-playwright";
 import { defineConfig } from "vitest/config";
+import { resumeUploadInNode, startUploadInNode } from "./src/test-support/browser-commands.js";
 
 // Debian's Chromium (`.ci/run` installs it and exports CHROMIUM_PATH); Playwright never downloads one.
 const chromiumPath = process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium";
@@ -31,6 +32,8 @@ export default defineConfig({
             screenshotFailures: false,
             provider: playwright({ launchOptions: { executablePath: chromiumPath, args: chromiumArgs } }),
             instances: [{ browser: "chromium" }],
+            // Node-side halves of the checkpoint-portability tests (the page calls them).
+            commands: { startUploadInNode, resumeUploadInNode },
           },
         },
       },

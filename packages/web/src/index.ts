@@ -7,6 +7,8 @@
 /** The npm name of this package, for user agents and diagnostics. */
 export const packageName = "@resumable-gcs/web";
 
+export { createUploadStream, type UploadStream, type UploadStreamOptions } from "./upload-stream.js";
+export { loadWebRuntime, webRuntime, type WebRuntimeOptions } from "./web-runtime.js";
 export { createFetchTransport, type FetchTransportOptions } from "./fetch-transport.js";
 export { createXhrTransport, type XhrTransportOptions } from "./xhr-transport.js";
 export { CorsError, CORS_ERROR_CODE, isCorsError } from "./cors.js";

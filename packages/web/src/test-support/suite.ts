@@ -8,11 +8,12 @@ import type { SuiteCase, SuiteEnvironment } from "./case.js";
 import { fetchConformanceCases } from "./conformance-cases.js";
 import { checksumCases } from "./checksum-cases.js";
 import { fetchTransportCases } from "./transport-cases.js";
+import { uploadCases } from "./upload-cases.js";
 
 export { runCases, type CaseResult, type RuntimeName, type SuiteCase, type SuiteEnvironment } from "./case.js";
 
 /** Every case, in order. */
-export const behaviourCases: readonly SuiteCase[] = [...checksumCases, ...fetchTransportCases];
+export const behaviourCases: readonly SuiteCase[] = [...checksumCases, ...fetchTransportCases, ...uploadCases];
 
 
 /**
