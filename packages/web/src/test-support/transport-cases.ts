@@ -110,7 +110,10 @@ export function transportCases(label: string, create: TransportFactory): SuiteCa
       const id = await registerFaults(emulatorUrl, ["return-broken-stream-final-chunk-after-10B"]);
       const session = await startSession(emulatorUrl, bucket, uniqueName("fetch"));
       const error = await rejection(transport.send(put(session, "bytes 0-99/100", [generated(100, 6)], { "x-retry-test-id": id }), options()), "cut response");
-      check(error.kind === "truncated", `cut response: kind ${error.kind} (${error.message})`);
+      // XMLHttpRequest may fail the exchange before it exposes the headers, so a cut response can look
+      // like a reset there (kind network); the engine treats both as "outcome unknown".
+      const allowed = label === "xhr" ? ["truncated", "network"] : ["truncated"];
+      check(allowed.includes(error.kind), `cut response: kind ${error.kind} (${error.message})`);
     }),
     {
       name: `${label} transport: timeoutMs ends a stalled exchange with kind timeout; an abort ends one with kind aborted`,
