@@ -255,7 +255,7 @@ describe("createUploadStream: abort", () => {
     apiEndpoint: slow.url,
   });
 
-  it("cancels the session on abort by default (DELETE), and the pipeline rejects with code cancelled", async () => {
+  it("cancels the session on abort by default (DELETE): the pipeline rejects with code aborted, done with cancelled", async () => {
     const controller = new AbortController();
     const name = objectName("abort-cancel");
     const stream = createUploadStream(slowOptions(name, { signal: controller.signal }));
@@ -268,7 +268,8 @@ describe("createUploadStream: abort", () => {
     const feeding = pipeline(Readable.from(generate(8 * CHUNK, 3)), stream);
     const error = (await feeding.then(() => undefined, (e: unknown) => e)) as UploadError;
     expect(error).toBeInstanceOf(UploadError);
-    expect(error.code).toBe("cancelled");
+    expect(error.code).toBe("aborted");
+    await expect(stream.done).rejects.toMatchObject({ code: "cancelled" });
     expect(sessionUri).toBeDefined();
     expect(slow.getUploadSession(sessionUri!)).toBeUndefined();
     expect(slow.getObject(BUCKET, name)).toBeUndefined();

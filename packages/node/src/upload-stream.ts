@@ -93,6 +93,20 @@ export class UploadStream extends Writable {
     this.done = upload.done;
     this.resumeOffset = upload.resumeOffset;
     for (const name of uploadEventNames) upload.on(name, (payload) => this.emit(name, payload));
+    // As with any Node stream given a signal, aborting it destroys the stream (a pipeline rejects);
+    // _destroy then applies onAbort through the upload (which also watches the signal: one abort).
+    const signal = options.signal;
+    if (signal !== undefined) {
+      const onAbort = (): void => {
+        if (!this.destroyed) this.destroy(new UploadError("aborted", "upload aborted by its signal", { cause: signal.reason }));
+      };
+      if (signal.aborted) process.nextTick(onAbort);
+      else {
+        signal.addEventListener("abort", onAbort, { once: true });
+        const off = (): void => signal.removeEventListener("abort", onAbort);
+        upload.done.then(off, off);
+      }
+    }
     // The upload can end on its own (a failure, its signal): the stream ends with it.
     upload.done.then(
       () => undefined,
