@@ -14,7 +14,7 @@
  *   option costs one pulled chunk, and the source is closed; nothing is sent).
  */
 import { UploadError, ValidationError, createUpload, type ObjectResource, type Upload, type UploadEventMap, type UploadOptions, type UploadRuntime } from "@resumable-gcs/core";
-import { loadFetchRuntime as loadWebRuntime } from "./fetch-runtime.js";
+import { loadWebRuntime } from "@resumable-gcs/web";
 import { pump, reasonText, sourceFailure } from "./pump.js";
 import { openSource, type ByteSource } from "./source.js";
 
