@@ -119,7 +119,7 @@ async function sha256(bytes: Uint8Array): Promise<Uint8Array> {
 }
 
 /**
- * The upload layer's runtime on the web platform, for {@link createUpload}-level use (the upload
+ * The upload layer's runtime on the web platform, for `createUpload`-level use (the upload
  * stream builds its own). Checksums must be loaded first: see {@link loadWebRuntime}.
  *
  * @example
