@@ -91,6 +91,11 @@ export class ObjectData {
     return this.#size;
   }
 
+  /** The running CRC32C as a number (for combining parts). */
+  get crc32cValue(): number {
+    return this.#crc >>> 0;
+  }
+
   /** Appends persisted bytes. The buffer is kept by reference in memory mode (request chunks are fresh). */
   append(bytes: Buffer): void {
     if (bytes.length === 0) return;
@@ -127,4 +132,41 @@ export class ObjectData {
   chunks(): readonly Buffer[] | undefined {
     return this.#chunks;
   }
+}
+
+/** The CRC32C polynomial, bit-reflected (the form the table-driven algorithm and the combine step use). */
+const CRC32C_REFLECTED = 0x82f63b78;
+
+/**
+ * The CRC32C of A followed by B, from the CRC32C of A, the CRC32C of B and B's length, without the bytes.
+ * A multipart object's checksum comes from its parts this way, so discard mode needs no part bytes.
+ * Appending `length` zero bytes to A's register is a linear map over GF(2); it is applied by squaring
+ * the one-zero-bit operator (a 32x32 bit matrix) once per bit of the length.
+ */
+export function crc32cCombine(crcA: number, crcB: number, lengthB: number): number {
+  if (lengthB <= 0) return crcA >>> 0;
+  // The operator for one zero bit: shift right, and fold the polynomial in when the low bit drops out.
+  let operator: number[] = [CRC32C_REFLECTED];
+  for (let bit = 1; bit < 32; bit++) operator.push((1 << (bit - 1)) >>> 0);
+  // Squared three times: the operator for one zero byte.
+  for (let i = 0; i < 3; i++) operator = squareMatrix(operator);
+  let register = crcA >>> 0;
+  let remaining = lengthB;
+  while (remaining > 0) {
+    if (remaining % 2 === 1) register = applyMatrix(operator, register);
+    remaining = Math.floor(remaining / 2);
+    if (remaining > 0) operator = squareMatrix(operator);
+  }
+  return (register ^ crcB) >>> 0;
+}
+
+function applyMatrix(matrix: readonly number[], vector: number): number {
+  let sum = 0;
+  let rest = vector >>> 0;
+  for (let row = 0; rest !== 0; row++, rest >>>= 1) if (rest & 1) sum ^= matrix[row]!;
+  return sum >>> 0;
+}
+
+function squareMatrix(matrix: readonly number[]): number[] {
+  return matrix.map((column) => applyMatrix(matrix, column));
 }

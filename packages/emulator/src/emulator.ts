@@ -9,7 +9,8 @@ import { Exchange, isAbort } from "./exchange.js";
 import type { RetryTest } from "./faults.js";
 import { route } from "./routes.js";
 import { EmulatorState } from "./state.js";
-import { bucketNameProblem, objectResource, type StoredObject } from "./store.js";
+import { crc32cToBase64 } from "./checksums.js";
+import { bucketNameProblem, objectResource, type MultipartUpload, type StoredObject } from "./store.js";
 
 /** Options of {@link startEmulator}. Every one is optional. */
 export interface EmulatorOptions {
@@ -57,6 +58,17 @@ export interface EmulatorObject {
   readonly resource: Readonly<Record<string, unknown>>;
   /** The bytes (memory storage); absent with `storage: "discard"`. */
   readonly data?: Uint8Array;
+  /** The predefined ACL the upload asked for (`predefinedAcl`, `x-goog-acl`), if any; recorded, not enforced. */
+  readonly predefinedAcl?: string;
+}
+
+/** An XML API multipart upload in progress, for tests that check what parts the server holds. */
+export interface EmulatorMultipartUpload {
+  readonly uploadId: string;
+  readonly bucket: string;
+  readonly name: string;
+  /** Uploaded parts by ascending part number. */
+  readonly parts: readonly { readonly partNumber: number; readonly size: number; readonly etag: string; readonly crc32c: string }[];
 }
 
 /** The state of an upload session, for tests that check what the server persisted. */
@@ -100,6 +112,10 @@ export interface Emulator extends RetryTestsApi {
   listObjects(bucket: string): EmulatorObject[];
   /** The session behind a session URI or upload id, or undefined (unknown, cancelled, expired). */
   getUploadSession(sessionUriOrUploadId: string): EmulatorUploadSession | undefined;
+  /** An XML API multipart upload in progress, or undefined (unknown, completed, aborted). */
+  getMultipartUpload(uploadId: string): EmulatorMultipartUpload | undefined;
+  /** The multipart uploads in progress (of one bucket, or all): after an abort, an upload's parts must be gone. */
+  listMultipartUploads(bucket?: string): EmulatorMultipartUpload[];
   /** Stops: closes the listener, destroys open sockets, aborts pending timers. Idempotent. */
   stop(): Promise<void>;
   /** The same as {@link Emulator.stop}, so `await using gcs = await startEmulator()` stops it at the end of the scope. */
@@ -191,6 +207,12 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       const { bucket, name, data, object, state: sessionState } = lookup.session;
       return { bucket, name, persisted: object?.size ?? data.size, state: sessionState };
     },
+    getMultipartUpload: (uploadId) => {
+      const upload = state.multipartUploads.get(uploadId);
+      return upload ? multipartView(upload) : undefined;
+    },
+    listMultipartUploads: (bucket) =>
+      [...state.multipartUploads.values()].filter((upload) => bucket === undefined || upload.bucket === bucket).map(multipartView),
     stop,
     [Symbol.asyncDispose]: stop,
   };
@@ -225,8 +247,16 @@ function publicObject(object: StoredObject, url: string): EmulatorObject {
     metadata: { ...object.meta.metadata },
     timeCreated: object.timeCreated,
     resource: objectResource(object, url),
+    ...(object.meta.predefinedAcl === undefined ? {} : { predefinedAcl: object.meta.predefinedAcl }),
   };
   if (!object.chunks) return view;
   const bytes = Buffer.concat(object.chunks);
   return { ...view, data: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length) };
+}
+
+function multipartView(upload: MultipartUpload): EmulatorMultipartUpload {
+  const parts = [...upload.parts.values()]
+    .sort((a, b) => a.partNumber - b.partNumber)
+    .map((part) => ({ partNumber: part.partNumber, size: part.size, etag: part.etag, crc32c: crc32cToBase64(part.crc) }));
+  return { uploadId: upload.uploadId, bucket: upload.bucket, name: upload.name, parts };
 }

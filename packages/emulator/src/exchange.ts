@@ -60,6 +60,8 @@ export class Exchange {
   faultLabel: string | undefined;
   /** A fault acting on the request body as it arrives (stall, reset-after), set before the body is read. */
   bodyFault: BodyFault | undefined;
+  /** How errors are written: GCS's JSON API shape, or the XML API's `<Error><Code>` document (multipart routes). */
+  errorFormat: "json" | "xml" = "json";
   #responseFault: ResponseFault | undefined;
   #answered = false;
   #body: Promise<BodyOutcome> | undefined;
@@ -240,14 +242,47 @@ export class Exchange {
     return this.send(status, { "Content-Type": "application/json; charset=UTF-8", ...headers }, Buffer.from(JSON.stringify(value)));
   }
 
-  /** Sends a GCS-shaped JSON error. */
+  /**
+   * Sends a GCS-shaped error: JSON (`reason` as the JSON API names it), or on XML API routes an
+   * `<Error>` document whose `Code` is `reason` when it is already an XML code (`NoSuchUpload`), else
+   * the XML code for the status.
+   */
   error(status: number, reason: string, message: string, headers: Record<string, string> = {}): Promise<void> {
-    return this.json(status, errorBody(status, reason, message), headers);
+    if (this.errorFormat === "json") return this.json(status, errorBody(status, reason, message), headers);
+    const code = /^[A-Z]/.test(reason) ? reason : xmlCodeFor(status);
+    const xml = `<?xml version='1.0' encoding='UTF-8'?><Error><Code>${code}</Code><Message>${escapeText(message)}</Message></Error>`;
+    return this.send(status, { "Content-Type": "application/xml; charset=UTF-8", ...headers }, Buffer.from(xml));
   }
 
   #faultSuffix(): string {
     return this.faultLabel === undefined ? "" : ` [${this.faultLabel}]`;
   }
+}
+
+/** The XML API's error code for a status, when the caller gave a JSON-style reason (injected faults, shared checks). */
+function xmlCodeFor(status: number): string {
+  const codes: Readonly<Record<number, string>> = {
+    400: "InvalidArgument",
+    401: "AuthenticationRequired",
+    403: "AccessDenied",
+    404: "NoSuchKey",
+    405: "MethodNotAllowed",
+    408: "RequestTimeout",
+    409: "Conflict",
+    410: "Gone",
+    412: "PreconditionFailed",
+    413: "EntityTooLarge",
+    429: "SlowDown",
+    500: "InternalError",
+    502: "BadGateway",
+    503: "ServiceUnavailable",
+    504: "GatewayTimeout",
+  };
+  return codes[status] ?? (status < 500 ? "InvalidRequest" : "InternalError");
+}
+
+function escapeText(text: string): string {
+  return text.replace(/[<>&]/g, (c) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;" })[c]!);
 }
 
 /** The JSON error body GCS sends: `{"error":{"code","message","errors":[{message,domain,reason}]}}`. */

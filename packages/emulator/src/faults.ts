@@ -21,30 +21,32 @@
 
 /**
  * The kinds of request an instruction can be aimed at. Every kind belongs to `storage.objects.insert`.
- * A request may be of several kinds at once: a chunk that ends the upload is both `chunk` and `final`.
+ * A request may be of several kinds at once: a chunk that ends the upload is both `chunk` and `final`,
+ * and each upload method's specific kind also counts as its generic one, so a script written with the
+ * generic kinds plays out whichever method the client picks.
  */
 export const REQUEST_KINDS = [
-  /** Session start: JSON `uploadType=resumable` POST, or XML `x-goog-resumable: start`. */
+  /** Starting an upload: a resumable session start (JSON `uploadType=resumable`, XML `x-goog-resumable: start`) or `mp-initiate`. */
   "start",
-  /** A `PUT` to a session carrying bytes (`bytes a-b/T`, `bytes a-*\/*`, or a whole body), final or not. */
+  /** A request that carries object bytes: a `PUT` to a session (final or not), `mp-part`, `single`. */
   "chunk",
-  /** A status query: `PUT` with `bytes *\/*`, or `bytes *\/N` that does not end the upload. */
+  /** Asking where an upload stands: `bytes *\/*`, `bytes *\/N` that does not end the upload, or `mp-list`. */
   "query",
-  /** A request that ends an upload: the chunk reaching the total, `bytes *\/N` at the persisted offset, an open end. */
+  /** A request that ends an upload: the chunk reaching the total, `bytes *\/N` at the persisted offset, an open end, `single`, `mp-complete`. */
   "final",
-  /** `DELETE` of a resumable session (cancel). */
+  /** Cancelling: `DELETE` of a resumable session, or `mp-abort`. */
   "delete",
-  /** A one-request upload: `uploadType=multipart` or `uploadType=media`. */
+  /** A one-request upload: `uploadType=multipart` or `uploadType=media` (also `chunk` and `final`). */
   "single",
-  /** XML multipart upload: `POST ?uploads`. */
+  /** XML multipart upload: `POST ?uploads` (also `start`). */
   "mp-initiate",
-  /** XML multipart upload: `PUT ?partNumber=N&uploadId=...`. */
+  /** XML multipart upload: `PUT ?partNumber=N&uploadId=...` (also `chunk`). */
   "mp-part",
-  /** XML multipart upload: `POST ?uploadId=...` (complete; it ends the upload). */
+  /** XML multipart upload: `POST ?uploadId=...` (also `final`). */
   "mp-complete",
-  /** XML multipart upload: `DELETE ?uploadId=...` (abort). */
+  /** XML multipart upload: `DELETE ?uploadId=...` (also `delete`). */
   "mp-abort",
-  /** XML multipart upload: `GET ?uploadId=...` (list parts). */
+  /** XML multipart upload: `GET ?uploadId=...` (also `query`). */
   "mp-list",
 ] as const;
 
@@ -58,7 +60,7 @@ export const KIND_METHOD = "storage.objects.insert";
 export interface RequestDescriptor {
   readonly method: string;
   readonly kinds: readonly RequestKind[];
-  /** True for a request that would end an upload (final chunk, `mp-complete`, `single`). */
+  /** True for a request that would end an upload (final chunk, `single`, `mp-complete`). */
   readonly endsUpload: boolean;
 }
 

@@ -6,6 +6,7 @@ export {
   startEmulator,
   DEFAULT_SESSION_TTL_MS,
   type Emulator,
+  type EmulatorMultipartUpload,
   type EmulatorObject,
   type EmulatorOptions,
   type EmulatorUploadSession,

@@ -8,6 +8,8 @@ import { keyMismatch, readCustomerKey } from "./csek.js";
 import type { Exchange } from "./exchange.js";
 import { InvalidRetryTestError, type Fault, type RequestKind, type RetryTest } from "./faults.js";
 import type { EmulatorState } from "./state.js";
+import { abortMultipart, completeMultipart, initiateMultipart, listParts, uploadPart } from "./multipart.js";
+import { singleRequestUpload } from "./single-request.js";
 import { cancelSession, failWith, putToSession, sessionTarget, startJsonUpload, startXmlUpload, type SessionTarget } from "./uploads.js";
 
 /** Retry-test method names of the operations this emulator serves. */
@@ -73,12 +75,19 @@ export async function route(ex: Exchange, state: EmulatorState): Promise<void> {
   if ((match = UPLOAD.exec(path))) {
     if (ex.query.has("upload_id")) return sessionRequest(ex, state);
     if (method !== "POST") return notAllowed(ex);
+    const uploadType = ex.query.get("uploadType");
+    if (uploadType === "multipart" || uploadType === "media") {
+      // One request that carries the bytes and ends the upload.
+      const fault = await enter(ex, state, "storage.objects.insert", ["single", "chunk", "final"], true);
+      return fault === "answered" ? undefined : singleRequestUpload(ex, state, decode(match[1]), fault);
+    }
     const fault = await enter(ex, state, "storage.objects.insert", ["start"]);
     return fault === "answered" ? undefined : startJsonUpload(ex, state, decode(match[1]), fault);
   }
   if ((match = XML_OBJECT.exec(path)) && !path.startsWith("/storage/") && !path.startsWith("/upload/")) {
     if (ex.query.has("upload_id")) return sessionRequest(ex, state);
     const [bucket, name] = [decode(match[1]), match[2]!.split("/").map(decode).join("/")];
+    if (ex.query.has("uploads") || ex.query.has("uploadId")) return multipartRequest(ex, state, bucket, name);
     if (method === "POST" && ex.header("x-goog-resumable")?.toLowerCase() === "start") {
       const fault = await enter(ex, state, "storage.objects.insert", ["start"]);
       return fault === "answered" ? undefined : startXmlUpload(ex, state, bucket, name, fault);
@@ -102,6 +111,26 @@ async function sessionRequest(ex: Exchange, state: EmulatorState): Promise<void>
   const fault = await enter(ex, state, "storage.objects.insert", sessionKinds(ex.method, target), endsUpload);
   if (fault === "answered") return;
   return ex.method === "DELETE" ? cancelSession(ex, state, target) : putToSession(ex, state, target, fault);
+}
+
+/** The XML API multipart upload routes, with their request kinds (each also counts as its generic kind). */
+const MULTIPART_ROUTES: Readonly<
+  Record<string, { kinds: RequestKind[]; run: typeof uploadPart }>
+> = {
+  "POST uploads": { kinds: ["start", "mp-initiate"], run: initiateMultipart },
+  "PUT uploadId": { kinds: ["chunk", "mp-part"], run: uploadPart },
+  "POST uploadId": { kinds: ["final", "mp-complete"], run: completeMultipart },
+  "DELETE uploadId": { kinds: ["delete", "mp-abort"], run: abortMultipart },
+  "GET uploadId": { kinds: ["query", "mp-list"], run: listParts },
+};
+
+/** `?uploads` (initiate) and `?uploadId=` (part, complete, abort, list) requests; their errors are XML. */
+async function multipartRequest(ex: Exchange, state: EmulatorState, bucket: string, name: string): Promise<void> {
+  ex.errorFormat = "xml";
+  const route = MULTIPART_ROUTES[`${ex.method} ${ex.query.has("uploads") ? "uploads" : "uploadId"}`];
+  if (!route) return ex.error(405, "MethodNotAllowed", `Method ${ex.method} is not allowed on a multipart upload.`);
+  const fault = await enter(ex, state, "storage.objects.insert", route.kinds, route.kinds.includes("mp-complete"));
+  return fault === "answered" ? undefined : route.run(ex, state, bucket, name, fault);
 }
 
 /** The request kinds of a session request: a DELETE, a status query, a chunk; `final` when it ends the upload. */

@@ -4,7 +4,20 @@
  */
 import { randomBytes } from "node:crypto";
 import { RetryTests } from "./faults.js";
-import type { Bucket, StoredObject, UploadSession } from "./store.js";
+import type { Bucket, CustomerKey, MultipartUpload, ObjectMetadataInput, StoredObject, UploadSession } from "./store.js";
+
+/** What an upload hands over to become the live object. */
+export interface NewObject {
+  readonly bucket: Bucket;
+  readonly name: string;
+  readonly meta: ObjectMetadataInput;
+  readonly customerKey: CustomerKey | undefined;
+  readonly size: number;
+  readonly crc32c: string;
+  readonly md5Hash: string | undefined;
+  /** The bytes in memory mode; undefined in discard mode. */
+  readonly chunks: readonly Buffer[] | undefined;
+}
 
 /** The options the state needs. */
 export interface StateOptions {
@@ -25,6 +38,8 @@ const MAX_EXPIRED_IDS = 100_000;
 export class EmulatorState {
   readonly buckets = new Map<string, Bucket>();
   readonly sessions = new Map<string, UploadSession>();
+  /** XML API multipart uploads by upload id; they never expire (as in GCS), only complete or abort ends one. */
+  readonly multipartUploads = new Map<string, MultipartUpload>();
   readonly retryTests = new RetryTests(() => randomId(16));
   /** Upload ids of expired sessions (their data is gone), so they answer 410 rather than 404. Oldest dropped first. */
   readonly #expiredIds = new Set<string>();
@@ -53,6 +68,27 @@ export class EmulatorState {
   /** The live object, if any. */
   object(bucket: string, name: string): StoredObject | undefined {
     return this.buckets.get(bucket)?.objects.get(name);
+  }
+
+  /** Makes `init` the live object of its name (replacing any older generation) and returns it. */
+  commitObject(init: NewObject): StoredObject {
+    const now = new Date(this.options.now()).toISOString();
+    const object: StoredObject = {
+      bucket: init.bucket.name,
+      name: init.name,
+      generation: this.nextGeneration(),
+      metageneration: "1",
+      size: init.size,
+      crc32c: init.crc32c,
+      md5Hash: init.md5Hash,
+      contentType: init.meta.contentType ?? "application/octet-stream",
+      meta: init.meta,
+      timeCreated: now,
+      customerKey: init.customerKey,
+      chunks: init.chunks ? [...init.chunks] : undefined,
+    };
+    init.bucket.objects.set(init.name, object);
+    return object;
   }
 
   /**

@@ -15,6 +15,8 @@ export interface ObjectMetadataInput {
   storageClass?: string;
   customTime?: string;
   kmsKeyName?: string;
+  /** A predefined ACL asked for (`predefinedAcl`, `x-goog-acl`); kept for inspection, not enforced. */
+  predefinedAcl?: string;
 }
 
 /** A customer-supplied encryption key, as remembered by a session and an object. */
@@ -74,6 +76,31 @@ export interface UploadSession {
   object: StoredObject | undefined;
   /** Incremented by each request to the session; an older request that sees a newer token stops writing. */
   activeRequest: number;
+}
+
+/** One uploaded part of an XML API multipart upload. */
+export interface StoredPart {
+  readonly partNumber: number;
+  /** Quoted, as sent in the `ETag` header (the MD5 hex of the part, or an opaque value without MD5). */
+  readonly etag: string;
+  readonly size: number;
+  /** CRC32C as a number, to combine into the object's. */
+  readonly crc: number;
+  readonly md5Hash: string | undefined;
+  /** The bytes (memory storage); undefined in discard mode. */
+  readonly chunks: readonly Buffer[] | undefined;
+  readonly lastModified: string;
+}
+
+/** An XML API multipart upload in progress (`POST ?uploads` until complete or abort). */
+export interface MultipartUpload {
+  readonly uploadId: string;
+  readonly bucket: string;
+  readonly name: string;
+  readonly initiated: string;
+  readonly meta: ObjectMetadataInput;
+  readonly customerKey: CustomerKey | undefined;
+  readonly parts: Map<number, StoredPart>;
 }
 
 /** A bucket and its live objects. */

@@ -68,7 +68,7 @@ type ChunkFault = Fault | undefined;
 export async function startJsonUpload(ex: Exchange, state: EmulatorState, bucketName: string, fault: ChunkFault): Promise<void> {
   const uploadType = ex.query.get("uploadType");
   if (uploadType !== "resumable") {
-    return ex.error(400, "invalid", `uploadType=${uploadType ?? "(none)"} is not supported by this emulator: use uploadType=resumable.`);
+    return ex.error(400, "invalid", `uploadType=${uploadType ?? "(none)"} is not supported: use uploadType=resumable, multipart or media.`);
   }
   const body = await ex.readBody(MAX_START_BODY);
   if (body === undefined) {
@@ -95,6 +95,8 @@ export async function startJsonUpload(ex: Exchange, state: EmulatorState, bucket
   meta.contentType ??= ex.header("x-upload-content-type");
   const kmsKeyName = ex.query.get("kmsKeyName");
   if (kmsKeyName !== null) meta.kmsKeyName = kmsKeyName;
+  const predefinedAcl = ex.query.get("predefinedAcl");
+  if (predefinedAcl !== null) meta.predefinedAcl = predefinedAcl;
   const declared: { crc32c?: string; md5Hash?: string } = {};
   if (resource.crc32c !== undefined) {
     if (typeof resource.crc32c !== "string" || !isBase64OfLength(resource.crc32c, 4)) {
@@ -193,7 +195,8 @@ async function openSession(ex: Exchange, state: EmulatorState, request: SessionR
   return ex.send(api === "json" ? 200 : 201, { Location: location, "X-GUploader-UploadID": session.guploaderId });
 }
 
-function metadataFromResource(resource: Record<string, unknown>): ObjectMetadataInput | string {
+/** The object metadata of a JSON object resource (session start, multipart upload); a string is the 400 message. */
+export function metadataFromResource(resource: Record<string, unknown>): ObjectMetadataInput | string {
   const meta: ObjectMetadataInput = {};
   for (const field of [
     "contentType",
@@ -449,22 +452,16 @@ async function finalize(
   if (!bucket) return fail(404, "notFound", `The specified bucket does not exist: ${session.bucket}.`);
   const failure = preconditionFailure(bucket.objects.get(session.name), session.preconditions);
   if (failure) return fail(412, "conditionNotMet", `Precondition failed: ${failure}`);
-  const chunks = session.data.chunks();
-  const object: StoredObject = {
-    bucket: session.bucket,
+  const object = state.commitObject({
+    bucket,
     name: session.name,
-    generation: state.nextGeneration(),
-    metageneration: "1",
+    meta: session.meta,
+    customerKey: session.customerKey,
     size,
     crc32c: actual.crc32c,
     md5Hash: actual.md5Hash,
-    contentType: session.meta.contentType ?? "application/octet-stream",
-    meta: session.meta,
-    timeCreated: new Date(state.options.now()).toISOString(),
-    customerKey: session.customerKey,
-    chunks: chunks ? [...chunks] : undefined,
-  };
-  bucket.objects.set(session.name, object);
+    chunks: session.data.chunks(),
+  });
   session.state = "final";
   session.object = object;
   // The session keeps only the object: its buffers now belong to the object alone.
@@ -473,13 +470,18 @@ async function finalize(
 }
 
 function sendObject(ex: Exchange, session: UploadSession, object: StoredObject): Promise<void> {
+  return sendObjectResource(ex, object, { "X-GUploader-UploadID": session.guploaderId });
+}
+
+/** Answers 200 with the object resource and the headers GCS sends with it. */
+export function sendObjectResource(ex: Exchange, object: StoredObject, headers: Record<string, string> = {}): Promise<void> {
   return ex.json(200, objectResource(object, ex.baseUrl), {
     ETag: etagOf(object),
     "X-Goog-Generation": object.generation,
     "X-Goog-Metageneration": object.metageneration,
     "X-Goog-Hash": googHashOf(object),
     "X-Goog-Stored-Content-Length": String(object.size),
-    "X-GUploader-UploadID": session.guploaderId,
+    ...headers,
   });
 }
 
