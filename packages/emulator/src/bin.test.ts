@@ -60,6 +60,17 @@ describe("gcs-emulator bin", () => {
     }
   });
 
+  it("--no-cors sends no CORS headers", async () => {
+    const { child, url } = await startBin(["--port", "0", "--bucket", "bin-bucket", "--no-cors"]);
+    try {
+      const response = await http(`${url}/storage/v1/b/bin-bucket`, { headers: { Origin: "https://app.example" } });
+      expect(response.status).toBe(200);
+      expect(response.headers["access-control-allow-origin"]).toBeUndefined();
+    } finally {
+      child.kill("SIGTERM");
+    }
+  });
+
   it("prints usage and exits 2 on a bad flag", async () => {
     const child = spawn(process.execPath, [bin, "--storage", "tape"], { stdio: ["ignore", "pipe", "pipe"] });
     let err = "";

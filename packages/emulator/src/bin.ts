@@ -17,6 +17,8 @@ const USAGE = `Usage: gcs-emulator [options]
   --session-ttl-ms N     upload session lifetime (default 7 days)
   --bucket NAME          create a bucket at start (repeatable)
   --auto-create-buckets  create buckets on first use instead of answering 404
+  --no-cors              send no CORS headers (a browser client gets its CORS error),
+                         like a GCS bucket without a CORS configuration
   --verbose              log one line per request to stderr
   --help                 show this help
 `;
@@ -32,6 +34,7 @@ async function main(): Promise<void> {
       "session-ttl-ms": { type: "string" },
       bucket: { type: "string", multiple: true },
       "auto-create-buckets": { type: "boolean" },
+      "no-cors": { type: "boolean" },
       verbose: { type: "boolean" },
       help: { type: "boolean" },
     },
@@ -52,6 +55,7 @@ async function main(): Promise<void> {
     sessionTtlMs: integer("--session-ttl-ms", values["session-ttl-ms"]),
     buckets: values.bucket,
     autoCreateBuckets: values["auto-create-buckets"],
+    cors: values["no-cors"] !== true,
     logger: values.verbose ? (line) => process.stderr.write(`${line}\n`) : undefined,
   });
   process.stdout.write(`${emulator.url}\n`);

@@ -10,6 +10,7 @@ import type { RetryTest } from "./faults.js";
 import { route } from "./routes.js";
 import { EmulatorState } from "./state.js";
 import { crc32cToBase64 } from "./checksums.js";
+import { corsProblem, type CorsRule } from "./cors.js";
 import { bucketNameProblem, objectResource, type MultipartUpload, type StoredObject } from "./store.js";
 
 /** Options of {@link startEmulator}. Every one is optional. */
@@ -32,8 +33,14 @@ export interface EmulatorOptions {
   md5?: boolean;
   /** Create a bucket on first use instead of answering 404. Default false. */
   autoCreateBuckets?: boolean;
-  /** Buckets to create at start. */
-  buckets?: readonly string[];
+  /** Buckets to create at start: names, or `{ name, cors }` for a bucket with a CORS configuration. */
+  buckets?: readonly (string | BucketOptions)[];
+  /**
+   * CORS (default true): buckets without a CORS configuration allow every `Origin`; a bucket's `cors`
+   * rules apply as in GCS. `false` sends no CORS headers at all (bucket rules ignored), like a GCS bucket
+   * without a CORS configuration: a browser client then fails with its CORS error.
+   */
+  cors?: boolean;
   /** Receives one line per request (upload ids shortened). Default: silent. */
   logger?: (line: string) => void;
 }
@@ -80,6 +87,13 @@ export interface EmulatorUploadSession {
   readonly state: "open" | "final";
 }
 
+/** A bucket to create: its name and, optionally, its CORS configuration (GCS's bucket `cors` field). */
+export interface BucketOptions {
+  readonly name: string;
+  /** CORS rules; without them the emulator-wide policy applies (every Origin allowed unless `cors: false`). */
+  readonly cors?: readonly CorsRule[];
+}
+
 /** Registration options of {@link Emulator.registerFaults}. */
 export interface RegisterFaultsOptions {
   /** Use this id instead of a random one. */
@@ -104,8 +118,10 @@ export interface Emulator extends RetryTestsApi {
   readonly port: number;
   /** The retry-test helpers, also available directly on the emulator. */
   readonly retryTests: RetryTestsApi;
-  /** Creates a bucket (idempotent). Throws for an invalid name. */
-  createBucket(name: string): void;
+  /** Creates a bucket (idempotent: an existing one keeps its settings). Throws for an invalid name or CORS configuration. */
+  createBucket(name: string, options?: Omit<BucketOptions, "name">): void;
+  /** Sets (or with undefined, removes) a bucket's CORS configuration. Throws for an unknown bucket or invalid rules. */
+  setBucketCors(name: string, cors: readonly CorsRule[] | undefined): void;
   /** The live object, or undefined. */
   getObject(bucket: string, name: string): EmulatorObject | undefined;
   /** Live objects of a bucket, by name (empty for an unknown bucket). */
@@ -133,8 +149,18 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   if (!(latencyMs >= 0) || !(sessionTtlMs > 0)) throw new RangeError("latencyMs must be >= 0 and sessionTtlMs > 0.");
   const storage = options.storage ?? "memory";
   if (storage !== "memory" && storage !== "discard") throw new RangeError(`Unknown storage "${String(storage)}".`);
-  const state = new EmulatorState({ storage, sessionTtlMs, autoCreateBuckets: options.autoCreateBuckets ?? false, md5: options.md5 ?? true, now: Date.now });
-  for (const name of options.buckets ?? []) createBucket(state, name);
+  const state = new EmulatorState({
+    storage,
+    sessionTtlMs,
+    autoCreateBuckets: options.autoCreateBuckets ?? false,
+    md5: options.md5 ?? true,
+    cors: options.cors ?? true,
+    now: Date.now,
+  });
+  for (const bucket of options.buckets ?? []) {
+    if (typeof bucket === "string") createBucket(state, bucket);
+    else createBucket(state, bucket.name, bucket.cors);
+  }
 
   const abort = new AbortController();
   const sockets = new Set<Socket>();
@@ -191,7 +217,14 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     port,
     retryTests,
     ...retryTests,
-    createBucket: (name) => createBucket(state, name),
+    createBucket: (name, bucketOptions) => createBucket(state, name, bucketOptions?.cors),
+    setBucketCors: (name, cors) => {
+      const bucket = state.buckets.get(name);
+      if (!bucket) throw new RangeError(`No bucket "${name}".`);
+      const problem = cors === undefined ? undefined : corsProblem(cors);
+      if (problem) throw new RangeError(problem);
+      bucket.cors = cors;
+    },
     getObject: (bucket, name) => {
       const object = state.object(bucket, name);
       return object ? publicObject(object, url) : undefined;
@@ -228,10 +261,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   }
 }
 
-function createBucket(state: EmulatorState, name: string): void {
-  const problem = bucketNameProblem(name);
+function createBucket(state: EmulatorState, name: string, cors?: readonly CorsRule[]): void {
+  const problem = bucketNameProblem(name) ?? (cors === undefined ? undefined : corsProblem(cors));
   if (problem) throw new RangeError(problem);
-  state.createBucket(name);
+  state.createBucket(name, cors);
 }
 
 function publicObject(object: StoredObject, url: string): EmulatorObject {

@@ -6,6 +6,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
+import { corsResponseHeaders, type CorsPolicy } from "./cors.js";
 import type { Fault } from "./faults.js";
 
 /** What every exchange needs from the server around it. */
@@ -15,22 +16,6 @@ export interface ExchangeContext {
   readonly fallbackBaseUrl: string;
   log(line: string): void;
 }
-
-/** Headers a browser may read from our responses (GCS exposes these for uploads). */
-export const EXPOSED_HEADERS = [
-  "Range",
-  "Location",
-  "X-GUploader-UploadID",
-  "Content-Length",
-  "Content-Type",
-  "Content-Range",
-  "Date",
-  "ETag",
-  "X-Goog-Hash",
-  "X-Goog-Generation",
-  "X-Goog-Metageneration",
-  "X-Goog-Stored-Content-Length",
-].join(", ");
 
 const REASON_PHRASES: Readonly<Record<number, string>> = { 308: "Resume Incomplete", 499: "Client Closed Request" };
 
@@ -56,6 +41,8 @@ export class Exchange {
   readonly query: URLSearchParams;
   /** The origin the response allows, if any: the request's, or the session's it was created with. */
   origin: string | undefined;
+  /** The CORS policy of the bucket the request is for (set by the router). */
+  cors: CorsPolicy = { mode: "any" };
   /** The consumed fault instruction, for the log line. */
   faultLabel: string | undefined;
   /** A fault acting on the request body as it arrives (stall, reset-after), set before the body is read. */
@@ -196,12 +183,7 @@ export class Exchange {
     if (this.context.latencyMs > 0) await sleep(this.context.latencyMs, undefined, { signal: this.context.signal });
     if (this.answered) return;
     this.#answered = true;
-    const all: Record<string, string> = { ...headers };
-    if (this.origin !== undefined) {
-      all["Access-Control-Allow-Origin"] = this.origin;
-      all["Access-Control-Expose-Headers"] = EXPOSED_HEADERS;
-      all.Vary = "Origin";
-    }
+    const all: Record<string, string> = { ...corsResponseHeaders(this.cors, this.origin, this.method), ...headers };
     this.context.log(`${this.method} ${redact(this.req.url ?? "")} -> ${status}${this.#faultSuffix()}`);
     const reason = REASON_PHRASES[status];
     const fault = this.#responseFault;

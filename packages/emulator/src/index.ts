@@ -6,6 +6,7 @@ export {
   startEmulator,
   DEFAULT_SESSION_TTL_MS,
   type Emulator,
+  type BucketOptions,
   type EmulatorMultipartUpload,
   type EmulatorObject,
   type EmulatorOptions,
@@ -23,6 +24,7 @@ export {
   type RequestKind,
   type RetryTest,
 } from "./faults.js";
+export { type CorsRule } from "./cors.js";
 export { faultHeaders, useEmulator, type FaultHeaders, type FaultInstructions, type SuiteHooks } from "./fixtures.js";
 
 /**

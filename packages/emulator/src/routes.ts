@@ -3,6 +3,7 @@
  * consumes instructions for. Request-entry faults (`return-NNN`, `return-reset-connection`) are applied
  * here, before the operation looks at anything; body and response faults are handed on.
  */
+import { corsPreflightHeaders, corsProblem, type CorsRule } from "./cors.js";
 import { bucketNameProblem, bucketResource, etagOf, googHashOf, objectResource, type StoredObject } from "./store.js";
 import { keyMismatch, readCustomerKey } from "./csek.js";
 import type { Exchange } from "./exchange.js";
@@ -32,6 +33,7 @@ const XML_OBJECT = /^\/([^/]+)\/(.+)$/;
 /** Answers one request. */
 export async function route(ex: Exchange, state: EmulatorState): Promise<void> {
   const { method, path } = ex;
+  ex.cors = state.corsPolicy(bucketOfPath(path));
   if (method === "OPTIONS") return preflight(ex, state);
 
   if (path === "/retry_test" && method === "POST") return registerRetryTest(ex, state);
@@ -44,8 +46,9 @@ export async function route(ex: Exchange, state: EmulatorState): Promise<void> {
     return (await enter(ex, state, "storage.buckets.insert")) === "answered" ? undefined : insertBucket(ex, state);
   }
   if ((match = BUCKET.exec(path))) {
-    if (method !== "GET") return notAllowed(ex);
     const name = decode(match[1]);
+    if (method === "PATCH") return patchBucket(ex, state, name);
+    if (method !== "GET") return notAllowed(ex);
     if ((await enter(ex, state, "storage.buckets.get")) === "answered") return;
     const bucket = state.buckets.get(name);
     return bucket ? ex.json(200, bucketResource(bucket, ex.baseUrl)) : bucketNotFound(ex, name);
@@ -197,21 +200,25 @@ async function enter(
   }
 }
 
+/** Answers a CORS preflight under the bucket's policy (no CORS headers at all when it does not allow the request). */
 async function preflight(ex: Exchange, state: EmulatorState): Promise<void> {
   const uploadId = ex.query.get("upload_id");
   if (uploadId !== null) {
     const lookup = state.session(uploadId);
     if (lookup.found && lookup.session.origin !== undefined) ex.origin = lookup.session.origin;
   }
-  const requested = ex.header("access-control-request-headers");
-  return ex.send(200, {
-    "Access-Control-Allow-Methods": "GET, HEAD, POST, PUT, DELETE, OPTIONS",
-    "Access-Control-Allow-Headers":
-      requested ??
-      "Authorization, Content-Type, Content-Range, Content-Length, X-Goog-Hash, X-Upload-Content-Type, X-Upload-Content-Length, x-goog-resumable",
-    "Access-Control-Max-Age": "3600",
-  });
+  const headers = corsPreflightHeaders(ex.cors, ex.origin, ex.header("access-control-request-method"), ex.header("access-control-request-headers"));
+  return ex.send(200, headers);
 }
+
+/** The bucket a path addresses (JSON, upload, download and XML forms), if any. */
+function bucketOfPath(path: string): string | undefined {
+  const match = /^\/(?:storage\/v1\/b|upload\/storage\/v1\/b|download\/storage\/v1\/b)\/([^/]+)/.exec(path) ?? (RESERVED.test(path) ? null : /^\/([^/]+)\/./.exec(path));
+  return match ? decode(match[1]) : undefined;
+}
+
+/** Paths of our own that are not XML API buckets. */
+const RESERVED = /^\/(?:storage|upload|download|retry_test|retry_tests)(?:\/|$)/;
 
 async function registerRetryTest(ex: Exchange, state: EmulatorState): Promise<void> {
   const body = await ex.readBody(1024 * 1024);
@@ -249,17 +256,42 @@ function retryTestView(test: RetryTest): Record<string, unknown> {
 async function insertBucket(ex: Exchange, state: EmulatorState): Promise<void> {
   const body = await ex.readBody(1024 * 1024);
   if (body === undefined) return ex.answered ? undefined : ex.error(413, "invalid", "Bucket body too large.");
-  let name: unknown;
+  let resource: { name?: unknown; cors?: unknown } | null;
   try {
-    name = (JSON.parse(body.toString("utf8") || "{}") as { name?: unknown } | null)?.name;
+    resource = JSON.parse(body.toString("utf8") || "{}") as { name?: unknown; cors?: unknown } | null;
   } catch {
     return ex.error(400, "parseError", "The bucket body is not valid JSON.");
   }
+  const name = resource?.name;
   if (typeof name !== "string") return ex.error(400, "required", "Required: name.");
-  const problem = bucketNameProblem(name);
+  const problem = bucketNameProblem(name) ?? (resource?.cors === undefined ? undefined : corsProblem(resource.cors));
   if (problem) return ex.error(400, "invalid", problem);
-  if (!state.createBucket(name)) return ex.error(409, "conflict", `The bucket ${name} already exists.`);
+  if (!state.createBucket(name, resource?.cors as CorsRule[] | undefined)) return ex.error(409, "conflict", `The bucket ${name} already exists.`);
   return ex.json(200, bucketResource(state.buckets.get(name)!, ex.baseUrl));
+}
+
+/** `PATCH /storage/v1/b/{bucket}`: only `cors` is modelled (`null` removes it); other fields are refused. */
+async function patchBucket(ex: Exchange, state: EmulatorState, name: string): Promise<void> {
+  const body = await ex.readBody(1024 * 1024);
+  if (body === undefined) return ex.answered ? undefined : ex.error(413, "invalid", "Bucket body too large.");
+  const bucket = state.buckets.get(name);
+  if (!bucket) return bucketNotFound(ex, name);
+  let patch: unknown;
+  try {
+    patch = JSON.parse(body.toString("utf8"));
+  } catch {
+    return ex.error(400, "parseError", "The bucket patch is not valid JSON.");
+  }
+  if (typeof patch !== "object" || patch === null || Array.isArray(patch)) return ex.error(400, "invalid", "The bucket patch must be a JSON object.");
+  const { cors, ...rest } = patch as { cors?: unknown };
+  const other = Object.keys(rest);
+  if (other.length > 0) return ex.error(400, "invalid", `This emulator patches only "cors" on buckets, not ${other.join(", ")}.`);
+  if (cors !== null && cors !== undefined) {
+    const problem = corsProblem(cors);
+    if (problem) return ex.error(400, "invalid", problem);
+  }
+  if (cors !== undefined) bucket.cors = cors === null ? undefined : (cors as CorsRule[]);
+  return ex.json(200, bucketResource(bucket, ex.baseUrl));
 }
 
 function listObjects(ex: Exchange, state: EmulatorState, bucketName: string): Promise<void> {

@@ -3,6 +3,7 @@
  * No sockets and no timers here; session expiry is checked when a session is looked up.
  */
 import { randomBytes } from "node:crypto";
+import type { CorsPolicy, CorsRule } from "./cors.js";
 import { RetryTests } from "./faults.js";
 import type { Bucket, CustomerKey, MultipartUpload, ObjectMetadataInput, StoredObject, UploadSession } from "./store.js";
 
@@ -26,6 +27,8 @@ export interface StateOptions {
   readonly autoCreateBuckets: boolean;
   /** Whether MD5 is computed (CRC32C always is). */
   readonly md5: boolean;
+  /** false: no CORS headers anywhere (bucket configurations ignored). */
+  readonly cors: boolean;
   readonly now: () => number;
 }
 
@@ -52,11 +55,18 @@ export class EmulatorState {
     return this.options.storage === "memory";
   }
 
-  /** Creates a bucket; false if it existed. Name validity is the caller's business. */
-  createBucket(name: string): boolean {
+  /** Creates a bucket; false if it existed. Name and CORS validity are the caller's business. */
+  createBucket(name: string, cors?: readonly CorsRule[]): boolean {
     if (this.buckets.has(name)) return false;
-    this.buckets.set(name, { name, timeCreated: new Date(this.options.now()).toISOString(), objects: new Map() });
+    this.buckets.set(name, { name, timeCreated: new Date(this.options.now()).toISOString(), objects: new Map(), cors });
     return true;
+  }
+
+  /** The CORS policy for requests to a bucket (or to no bucket). */
+  corsPolicy(bucketName: string | undefined): CorsPolicy {
+    if (!this.options.cors) return { mode: "off" };
+    const rules = bucketName === undefined ? undefined : this.buckets.get(bucketName)?.cors;
+    return rules === undefined ? { mode: "any" } : { mode: "rules", rules };
   }
 
   /** A bucket, created on the fly when `autoCreateBuckets` is on. */

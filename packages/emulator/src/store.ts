@@ -3,6 +3,7 @@
  * One live generation per object name: a new upload of the same name replaces it.
  */
 import type { ObjectData } from "./checksums.js";
+import type { CorsRule } from "./cors.js";
 
 /** Object metadata given at session start (JSON body, or XML headers). */
 export interface ObjectMetadataInput {
@@ -108,6 +109,8 @@ export interface Bucket {
   readonly name: string;
   readonly timeCreated: string;
   readonly objects: Map<string, StoredObject>;
+  /** The bucket's CORS configuration; undefined = the emulator-wide policy. */
+  cors: readonly CorsRule[] | undefined;
 }
 
 const BUCKET_NAME = /^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$/;
@@ -205,6 +208,7 @@ export function bucketResource(bucket: Bucket, baseUrl: string): Record<string, 
     etag: "CAE=",
     timeCreated: bucket.timeCreated,
     updated: bucket.timeCreated,
+    ...(bucket.cors === undefined ? {} : { cors: bucket.cors }),
   };
 }
 
