@@ -207,28 +207,31 @@ describe("stall-for-Ts-after-NK", () => {
 
   it("lets a client that gives up during the stall recover with a status query", async () => {
     const session = await startSession(em.url, fresh());
-    const id = await insert("stall-for-600ms-after-300K");
+    const id = await insert("stall-for-2s-after-300K");
     const lines = em.lines.length;
-    const abort = AbortSignal.timeout(200);
+    // Give up once the server holds the first 256 KiB block (it stalls 44 KiB later), not after a fixed
+    // time: on a loaded machine the body may not even have arrived after a few hundred milliseconds.
+    const giveUp = new AbortController();
     const outcome = await new Promise<string>((resolve) => {
       void import("node:http").then(({ request }) => {
         const body = bytes(4 * KIB256);
         const req = request(session, {
           method: "PUT",
           agent: false,
-          signal: abort,
+          signal: giveUp.signal,
           headers: { "Content-Range": `bytes 0-${body.length - 1}/*`, "Content-Length": String(body.length), "x-retry-test-id": id },
         });
         req.on("error", (error: NodeJS.ErrnoException) => resolve(error.name));
         req.on("response", () => resolve("response"));
         req.end(body);
+        void waitFor(() => em.getUploadSession(session)?.persisted === KIB256, 30_000).then(() => giveUp.abort());
       });
     });
     expect(outcome).toBe("AbortError");
     // While the server is stalled, what arrived before the stall point is already persisted, and the
     // query supersedes the stalled request: whatever of its body the kernel still delivers is not written.
     expect(persistedOf(await query(session))).toBe(KIB256);
-    await waitFor(() => em.lines.slice(lines).some((line) => line.includes("[stall-for-600ms-after-300K]")));
+    await waitFor(() => em.lines.slice(lines).some((line) => line.includes("[stall-for-2s-after-300K]")), 30_000);
     expect(persistedOf(await query(session))).toBe(KIB256);
   });
 
