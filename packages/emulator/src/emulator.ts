@@ -23,6 +23,11 @@ export interface EmulatorOptions {
   storage?: "memory" | "discard";
   /** How long an upload session lives, from its start. Default 7 days, as GCS. */
   sessionTtlMs?: number;
+  /**
+   * The wall clock (epoch ms) for session expiry, generations and timestamps. Default `Date.now`; a test
+   * passes its own to expire sessions without waiting.
+   */
+  now?: () => number;
   /** Fixed delay before every response, to model a network round trip. Default 0. */
   latencyMs?: number;
   /**
@@ -155,7 +160,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     autoCreateBuckets: options.autoCreateBuckets ?? false,
     md5: options.md5 ?? true,
     cors: options.cors ?? true,
-    now: Date.now,
+    now: options.now ?? Date.now,
   });
   for (const bucket of options.buckets ?? []) {
     if (typeof bucket === "string") createBucket(state, bucket);
