@@ -125,8 +125,11 @@ describe("credentials failures", () => {
     const stream = createUploadStream({ apiEndpoint: "https://127.0.0.1:1", bucket: BUCKET, name: "auth", keyFilename: "/nonexistent/key.json" });
     const retries: unknown[] = [];
     stream.on("retry", (r) => retries.push(r));
+    // A Writable that fails emits 'error'; without a listener Node raises it as an uncaught exception.
+    const emitted = new Promise<unknown>((resolve) => stream.once("error", resolve));
     stream.end("data");
     const error = (await stream.done.catch((e: unknown) => e)) as UploadError;
+    expect(await emitted).toBe(error);
     expect(error).toBeInstanceOf(UploadError);
     expect(error).toMatchObject({ code: "auth", retryable: false });
     expect(error.message).toMatch(/ENOENT|no such file/);
