@@ -4,7 +4,11 @@
 //
 // kinds: node (ours, gaxios transport), node-http (ours, node:http transport), gcs (the peer's
 // createWriteStream in its default single-request resumable mode), gcs-chunked (the peer with
-// `chunkSize`), raw-put (one session start and one PUT of the whole body: the ceiling).
+// `chunkSize`), raw-put (one session start and one PUT of the whole body: the ceiling),
+// node-multipart / node-multipart-http (ours: core's XML multipart engine, 4 parts in flight,
+// <chunkBytes> parts, on the gaxios / node:http transport), node-single (ours: core's one-request upload, uploadType=multipart),
+// gcs-tm (the peer's transfer manager `uploadFileInChunks`, XML multipart from a file written
+// before the clock starts: it uploads files only).
 //
 // Prints one JSON line on stdout: { kind, bytes, wallMs, cpuUserS, cpuSystemS, peakRssMiB, object }.
 // The payload is the same for every client: one pre-generated 1 MiB pseudo-random block, copied into
@@ -112,12 +116,98 @@ async function runRaw() {
   return { size: Number(object.size), crc32c: object.crc32c };
 }
 
+/** Ours, parallel: core's multipart engine and driver, on the default (gaxios) or the node:http transport. */
+async function runMultipart(transportKind) {
+  const { MultipartDriver, MultipartMachine } = modules.core;
+  const { createGaxiosTransport, createHttpTransport, nodeChecksums, nodeClock } = modules;
+  const transport = transportKind === "http" ? createHttpTransport() : createGaxiosTransport();
+  const machine = new MultipartMachine({
+    bucket,
+    name: objectName,
+    endpoint,
+    random: Math.random,
+    parallelism: 4,
+    partSize: chunkSize,
+    checksums: nodeChecksums,
+    checksum: verify ? "crc32c" : "none",
+  });
+  const driver = new MultipartDriver({ machine, transport, clock: nodeClock });
+  try {
+    for (const block of blocks()) await driver.write(block);
+    const object = await driver.end();
+    return { size: Number(object.size), crc32c: object.crc32c };
+  } finally {
+    await transport.close?.();
+  }
+}
+
+/** Ours, one request: the object resource and the bytes in one uploadType=multipart POST. */
+async function runSingle() {
+  const { SingleRequestUpload } = modules.core;
+  const { createGaxiosTransport, nodeChecksums } = modules;
+  const transport = createGaxiosTransport();
+  const upload = new SingleRequestUpload(
+    { target: { kind: "json", bucket, name: objectName, endpoint }, random: Math.random, checksums: nodeChecksums, checksum: verify ? "crc32c" : "none" },
+    [...blocks()],
+  );
+  const signal = new AbortController().signal;
+  for (;;) {
+    const action = upload.poll(performance.now());
+    if (action.type === "done") return { size: Number(action.object.size), crc32c: action.object.crc32c };
+    if (action.type === "failed") throw action.error;
+    if (action.type === "wait") await new Promise((resolve) => setTimeout(resolve, action.until - performance.now()));
+    else if (action.type === "send") {
+      try {
+        upload.onResponse(action.id, await transport.send(action.request, { signal, credentials: false, maxResponseBytes: 1 << 20 }), performance.now());
+      } catch (error) {
+        upload.onError(action.id, { kind: error?.kind ?? "network", cause: error }, performance.now());
+      }
+    } else throw new Error(`unexpected action ${action.type}`);
+  }
+}
+
+/**
+ * The peer's parallel uploader. Its XML requests go to `https://{bucket}.{host}/{object}` (virtual
+ * host, always https), which no loopback emulator can answer; a shim auth client sends them to the
+ * emulator's path-style URL instead, through gaxios like the peer's own client, without credentials.
+ */
+async function runTransferManager() {
+  const { Storage, TransferManager } = modules;
+  const { writeFileSync, mkdtempSync, rmSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const { request } = await import("gaxios");
+  const dir = mkdtempSync(join(tmpdir(), "rgcs-bench-"));
+  const file = join(dir, "source.bin");
+  writeFileSync(file, Buffer.concat([...blocks()]));
+  const storage = new Storage({ apiEndpoint: endpoint, projectId: "bench", useAuthWithCustomEndpoint: false });
+  const host = new URL(endpoint).hostname;
+  storage.authClient = {
+    // The peer's authenticated client reads XML answers as text; a bare gaxios call must be told to.
+    request: (options) => request({ responseType: "text", ...options, url: String(options.url).replace(`https://${bucket}.${host}/`, `${endpoint}/${bucket}/`) }),
+  };
+  const manager = new TransferManager(storage.bucket(bucket));
+  try {
+    timer.start();
+    await manager.uploadFileInChunks(file, { uploadName: objectName, chunkSizeBytes: chunkSize, concurrencyLimit: 4, validation: verify ? "crc32c" : false });
+    timer.stop();
+    const [metadata] = await storage.bucket(bucket).file(objectName).getMetadata();
+    return { size: Number(metadata.size), crc32c: metadata.crc32c };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 const runners = {
+  "node-multipart-http": () => runMultipart("http"),
   node: () => runOurs("gaxios"),
   "node-http": () => runOurs("http"),
   gcs: () => runPeer(false),
   "gcs-chunked": () => runPeer(true),
   "raw-put": () => runRaw(),
+  "node-multipart": () => runMultipart("gaxios"),
+  "node-single": () => runSingle(),
+  "gcs-tm": () => runTransferManager(),
 };
 if (!runners[kind]) {
   process.stderr.write(`unknown client kind ${kind}\n`);
@@ -125,12 +215,28 @@ if (!runners[kind]) {
 }
 
 // Each client loads only its own library, before the clock starts (its RSS counts, its load time does not).
-const modules = kind.startsWith("node") ? await import("@resumable-gcs/node") : kind.startsWith("gcs") ? await import("@google-cloud/storage") : {};
-const cpu0 = process.cpuUsage();
-const t0 = performance.now();
+const modules = kind.startsWith("node")
+  ? { ...(await import("@resumable-gcs/node")), core: await import("@resumable-gcs/core") }
+  : kind.startsWith("gcs")
+    ? await import("@google-cloud/storage")
+    : {};
+// The span measured: from the first request to the final object. A client that must prepare
+// something first (the transfer manager's file) restarts it.
+const timer = {
+  cpu0: process.cpuUsage(),
+  t0: performance.now(),
+  end: undefined,
+  start() {
+    this.cpu0 = process.cpuUsage();
+    this.t0 = performance.now();
+  },
+  stop() {
+    this.end = { wallMs: performance.now() - this.t0, cpu: process.cpuUsage(this.cpu0) };
+  },
+};
 const object = await runners[kind]();
-const wallMs = performance.now() - t0;
-const cpu = process.cpuUsage(cpu0);
+if (timer.end === undefined) timer.stop();
+const { wallMs, cpu } = timer.end;
 clearInterval(sampler);
 peakRss = Math.max(peakRss, process.memoryUsage.rss(), process.resourceUsage().maxRSS * 1024);
 process.stdout.write(

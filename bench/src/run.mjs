@@ -5,10 +5,12 @@
 // from the emulator's --verbose log (one line per request, filtered by the run's unique object name).
 // Runs are interleaved (A B C A B C ...) and reported as median with min–max.
 //
-//   node src/run.mjs            64 MiB and 1 GiB, chunks 8 and 32 MiB, CRC32C on and off, then a
-//                               second table with 20 ms emulator latency; writes ../BENCHMARKS.md
+//   node src/run.mjs            64 MiB and 1 GiB, chunks 8 and 32 MiB, CRC32C on and off, with the
+//                               parallel rows (multipart engine, 4 × 16 MiB parts); then 256 MiB with
+//                               20 ms emulator latency (the transfer manager row added); then 100 KiB
+//                               at 20 ms (one request against two); writes ../BENCHMARKS.md
 //   node src/run.mjs --full     also 4 GiB
-//   node src/run.mjs --smoke    64 KiB and 4 MiB, 256 KiB and 1 MiB chunks, one repetition (~10 s)
+//   node src/run.mjs --smoke    small sizes, 256 KiB and 1 MiB chunks, 5 MiB parts, one repetition
 //   --reps N (default 3), --reps-large N (repetitions at 1 GiB and above, default 2), --no-write
 import { spawn } from "node:child_process";
 import { cpus, loadavg, totalmem } from "node:os";
@@ -24,13 +26,30 @@ const CLIENT = fileURLToPath(new URL("./client.mjs", here));
 const EMULATOR_BIN = fileURLToPath(import.meta.resolve("@resumable-gcs/emulator").replace(/index\.js$/, "bin.js"));
 const BUCKET = "bench";
 
-/** Row kinds, in table order. `chunked: false` kinds ignore the chunk size. */
+/** Row kinds, in table order. `chunked: false` kinds ignore the chunk size; `partSize` kinds use their own. */
 export const CLIENTS = [
   { kind: "node", label: "ours: @resumable-gcs/node (gaxios)", chunked: true },
   { kind: "node-http", label: "ours: @resumable-gcs/node (node:http)", chunked: true },
   { kind: "gcs", label: "@google-cloud/storage (single request)", chunked: false },
   { kind: "gcs-chunked", label: "@google-cloud/storage (chunkSize)", chunked: true },
   { kind: "raw-put", label: "raw single PUT (ceiling)", chunked: false, checksumOffOnly: true },
+];
+
+/** The parallel rows: 4 parts in flight, 16 MiB parts (smoke: 5 MiB, GCS's minimum). */
+export function parallelClients(partSize = 16 * MiB) {
+  return [
+    { kind: "node-multipart", label: "ours: core multipart engine, parallelism 4 (gaxios)", chunked: false, partSize },
+    { kind: "node-multipart-http", label: "ours: core multipart engine, parallelism 4 (node:http)", chunked: false, partSize },
+    { kind: "gcs-tm", label: "@google-cloud/storage transfer manager uploadFileInChunks, 4 at once (files only)", chunked: false, partSize },
+  ];
+}
+
+/** The small-object rows: one request (ours) against session start + PUT. */
+export const SMALL_CLIENTS = [
+  { kind: "node-single", label: "ours: core single-request upload (uploadType=multipart, gaxios)", chunked: false },
+  { kind: "node", label: "ours: @resumable-gcs/node, resumable (gaxios)", chunked: false },
+  { kind: "gcs", label: "@google-cloud/storage (single request)", chunked: false },
+  { kind: "raw-put", label: "raw single PUT (session start + PUT)", chunked: false, checksumOffOnly: true },
 ];
 
 function formatSize(bytes) {
@@ -68,7 +87,7 @@ async function startEmulator(latencyMs) {
     url,
     /** Requests the emulator saw for one object (session start, chunks, queries, metadata). */
     requestsFor(object) {
-      const pattern = new RegExp(`(name=${object}(&|\\s)|/o/${object}(\\?|\\s))`);
+      const pattern = new RegExp(`(name=${object}(&|\\s)|/o/${object}(\\?|\\s)|/${BUCKET}/${object}(\\?|\\s))`);
       return lines.filter((line) => pattern.test(line)).length;
     },
     stop: () =>
@@ -110,17 +129,17 @@ function median(values) {
 }
 
 /** Runs one table. Returns rows with every run kept. */
-export async function runTable({ latencyMs, sizes, chunkSizes, reps, repsLarge, log = () => undefined }) {
+export async function runTable({ latencyMs, sizes, chunkSizes, reps, repsLarge, clients = CLIENTS, checksums = ["crc32c", "none"], log = () => undefined }) {
   const emulator = await startEmulator(latencyMs);
   const rows = [];
   let serial = 0;
   try {
     for (const size of sizes) {
-      for (const checksum of ["crc32c", "none"]) {
+      for (const checksum of checksums) {
         const group = [];
-        for (const client of CLIENTS) {
+        for (const client of clients) {
           if (client.checksumOffOnly && checksum !== "none") continue;
-          for (const chunkSize of client.chunked ? chunkSizes : [0]) group.push({ ...client, size, checksum, chunkSize, runs: [] });
+          for (const chunkSize of client.chunked ? chunkSizes : [client.partSize ?? 0]) group.push({ ...client, size, checksum, chunkSize, runs: [] });
         }
         const n = size >= GiB ? repsLarge : reps;
         for (let rep = 0; rep < n; rep++) {
@@ -197,15 +216,21 @@ async function main() {
   const latencyMs = Number(values["latency-ms"] ?? 20);
   const sizes = smoke ? [64 * KiB, 4 * MiB] : full ? [64 * MiB, GiB, 4 * GiB] : [64 * MiB, GiB];
   const chunkSizes = smoke ? [256 * KiB, MiB] : [8 * MiB, 32 * MiB];
-  const latencySizes = smoke ? [4 * MiB] : [64 * MiB];
+  // Parts of at least 5 MiB (GCS's minimum): the smoke run uses the minimum.
+  const partSize = smoke ? 5 * MiB : 16 * MiB;
+  const latencySizes = smoke ? [12 * MiB] : [256 * MiB];
+  const smallSize = 100 * KiB;
   const log = (line) => process.stderr.write(`${line}\n`);
   const started = new Date();
   const loadBefore = loadavg()[0];
 
   log(`table 1: no latency; sizes ${sizes.map(formatSize).join(", ")}; ${reps} reps (${repsLarge} at ≥ 1 GiB)`);
-  const plain = await runTable({ latencyMs: 0, sizes, chunkSizes, reps, repsLarge, log });
+  const plainClients = [...CLIENTS, ...parallelClients(partSize).filter((c) => c.kind !== "gcs-tm")];
+  const plain = await runTable({ latencyMs: 0, sizes, chunkSizes, reps, repsLarge, clients: plainClients, log });
   log(`table 2: ${latencyMs} ms per response; sizes ${latencySizes.map(formatSize).join(", ")}`);
-  const slow = await runTable({ latencyMs, sizes: latencySizes, chunkSizes, reps, repsLarge, log });
+  const slow = await runTable({ latencyMs, sizes: latencySizes, chunkSizes, reps, repsLarge, clients: [...CLIENTS, ...parallelClients(partSize)], log });
+  log(`table 3: ${latencyMs} ms per response; ${formatSize(smallSize)}, one request against two`);
+  const small = await runTable({ latencyMs, sizes: [smallSize], chunkSizes, reps: smoke ? 1 : 5, repsLarge, clients: SMALL_CLIENTS, log });
 
   const command = `pnpm bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`;
   const text = [
@@ -221,6 +246,10 @@ async function main() {
     `### ${latencyMs} ms emulator latency per response`,
     "",
     formatTable(slow),
+    "",
+    `### Small objects: ${formatSize(smallSize)} at ${latencyMs} ms emulator latency per response (median (min–max) of ${smoke ? 1 : 5} runs)`,
+    "",
+    formatTable(small),
     "",
   ].join("\n");
   process.stdout.write(`\n${text}`);
@@ -238,7 +267,7 @@ async function main() {
     writeFileSync(target, `${head}${marker}\n\n${text}`);
     log(`wrote ${target}`);
   }
-  return { plain, slow };
+  return { plain, slow, small };
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
