@@ -171,13 +171,13 @@ function stat(values, digits) {
 
 /** A Markdown table of medians with min–max. */
 export function formatTable(rows) {
-  const head = ["client", "size", "chunk", "CRC32C", "MiB/s", "CPU s", "peak RSS MiB", "peak ArrayBuffers MiB", "requests", "runs"];
+  const head = ["client", "size", "chunk", "CRC32C", "MiB/s", "wall ms", "CPU s", "peak RSS MiB", "peak ArrayBuffers MiB", "requests", "runs"];
   const lines = [`| ${head.join(" | ")} |`, `| ${head.map(() => "---").join(" | ")} |`];
   for (const row of rows) {
     const ok = row.runs.filter((r) => r.ok);
     const base = [row.label, formatSize(row.size), row.chunkSize ? formatSize(row.chunkSize) : "—", row.checksum === "crc32c" ? "on" : "off"];
     if (ok.length === 0) {
-      lines.push(`| ${[...base, `failed: ${row.runs[0]?.error ?? "?"}`, "", "", "", String(row.runs[0]?.requests ?? ""), String(row.runs.length)].join(" | ")} |`);
+      lines.push(`| ${[...base, `failed: ${row.runs[0]?.error ?? "?"}`, "", "", "", "", String(row.runs[0]?.requests ?? ""), String(row.runs.length)].join(" | ")} |`);
       continue;
     }
     const mibs = ok.map((r) => row.size / MiB / (r.wallMs / 1000));
@@ -187,7 +187,9 @@ export function formatTable(rows) {
     const requests = ok.map((r) => r.requests);
     const reqText = Math.min(...requests) === Math.max(...requests) ? String(requests[0]) : stat(requests, 0);
     const runs = ok.length === row.runs.length ? String(ok.length) : `${ok.length}/${row.runs.length}`;
-    lines.push(`| ${[...base, stat(mibs, 0), stat(cpu, 2), stat(rss, 0), stat(arrayBuffers, 0), reqText, runs].join(" | ")} |`);
+    // Small objects take well under a second: their throughput needs a decimal, their wall time says more.
+    const wall = ok.map((r) => r.wallMs);
+    lines.push(`| ${[...base, stat(mibs, median(mibs) < 10 ? 1 : 0), stat(wall, 0), stat(cpu, 2), stat(rss, 0), stat(arrayBuffers, 0), reqText, runs].join(" | ")} |`);
   }
   return lines.join("\n");
 }
