@@ -8,7 +8,9 @@
 // node-multipart / node-multipart-http (ours: core's XML multipart engine, 4 parts in flight,
 // <chunkBytes> parts, on the gaxios / node:http transport), node-single (ours: core's one-request upload, uploadType=multipart),
 // gcs-tm (the peer's transfer manager `uploadFileInChunks`, XML multipart from a file written
-// before the clock starts: it uploads files only).
+// before the clock starts: it uploads files only), web (ours: @resumable-gcs/web's WritableStream on
+// Node, global fetch, `pipeTo` from a ReadableStream), iter (ours: @resumable-gcs/iter's `upload()`
+// from the generator, on the Node adapter's runtime: gaxios transport, native CRC32C).
 //
 // Prints one JSON line on stdout: { kind, bytes, wallMs, cpuUserS, cpuSystemS, peakRssMiB, object }.
 // The payload is the same for every client: one pre-generated 1 MiB pseudo-random block, copied into
@@ -116,6 +118,31 @@ async function runRaw() {
   return { size: Number(object.size), crc32c: object.crc32c };
 }
 
+/** Ours, Web Streams: the web adapter on Node's global fetch, fed by `pipeTo` (backpressure through the stream). */
+async function runWeb() {
+  const { createUploadStream } = modules;
+  const upload = createUploadStream({ apiEndpoint: endpoint, bucket, name: objectName, checksum: verify ? "crc32c" : "none", ...(chunkSize > 0 ? { chunkSize } : {}) });
+  await ReadableStream.from(blocks()).pipeTo(upload);
+  const object = await upload.done;
+  return { size: Number(object.size), crc32c: object.crc32c };
+}
+
+/** Ours, async iterable: `upload(generator)` on the Node adapter's runtime (the same transport and checksums as the `node` row). */
+async function runIter() {
+  const { upload } = modules.iter;
+  const { nodeRuntime } = modules.node;
+  const object = await upload(blocks(), {
+    runtime: nodeRuntime,
+    apiEndpoint: endpoint,
+    bucket,
+    name: objectName,
+    auth: false,
+    checksum: verify ? "crc32c" : "none",
+    ...(chunkSize > 0 ? { chunkSize } : {}),
+  });
+  return { size: Number(object.size), crc32c: object.crc32c };
+}
+
 /** Ours, parallel: core's multipart engine and driver, on the default (gaxios) or the node:http transport. */
 async function runMultipart(transportKind) {
   const { MultipartDriver, MultipartMachine } = modules.core;
@@ -208,6 +235,8 @@ const runners = {
   "node-multipart": () => runMultipart("gaxios"),
   "node-single": () => runSingle(),
   "gcs-tm": () => runTransferManager(),
+  web: () => runWeb(),
+  iter: () => runIter(),
 };
 if (!runners[kind]) {
   process.stderr.write(`unknown client kind ${kind}\n`);
@@ -219,7 +248,11 @@ const modules = kind.startsWith("node")
   ? { ...(await import("@resumable-gcs/node")), core: await import("@resumable-gcs/core") }
   : kind.startsWith("gcs")
     ? await import("@google-cloud/storage")
-    : {};
+    : kind === "web"
+      ? await import("@resumable-gcs/web")
+      : kind === "iter"
+        ? { iter: await import("@resumable-gcs/iter"), node: await import("@resumable-gcs/node") }
+        : {};
 // The span measured: from the first request to the final object. A client that must prepare
 // something first (the transfer manager's file) restarts it.
 const timer = {

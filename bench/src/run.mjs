@@ -1,4 +1,4 @@
-// `pnpm bench`: our Node adapter side by side with @google-cloud/storage and a raw single PUT.
+// `pnpm bench`: our adapters (node, web on Node's fetch, iter) side by side with @google-cloud/storage and a raw single PUT.
 //
 // One emulator process (the package's bin, discard mode without MD5, loopback) per table; every upload runs in
 // its own child process (client.mjs) so its CPU time and peak RSS are its own. Requests are counted
@@ -30,6 +30,8 @@ const BUCKET = "bench";
 export const CLIENTS = [
   { kind: "node", label: "ours: @resumable-gcs/node (gaxios)", chunked: true },
   { kind: "node-http", label: "ours: @resumable-gcs/node (node:http)", chunked: true },
+  { kind: "web", label: "ours: @resumable-gcs/web on Node (fetch)", chunked: true },
+  { kind: "iter", label: "ours: @resumable-gcs/iter (Node runtime, gaxios)", chunked: true },
   { kind: "gcs", label: "@google-cloud/storage (single request)", chunked: false },
   { kind: "gcs-chunked", label: "@google-cloud/storage (chunkSize)", chunked: true },
   { kind: "raw-put", label: "raw single PUT (ceiling)", chunked: false, checksumOffOnly: true },
