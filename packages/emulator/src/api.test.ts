@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { Agent } from "node:http";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   KIB256,
   bytes,
@@ -12,19 +12,10 @@ import {
   query,
   startSession,
   startTestEmulator,
-  type TestEmulator,
+  useTestEmulator,
 } from "./test-support/raw-http.js";
 
-let em: TestEmulator;
-let n = 0;
-const fresh = (): string => `api-${++n}`;
-
-beforeAll(async () => {
-  em = await startTestEmulator();
-});
-afterAll(async () => {
-  await em.stop();
-});
+const { em, fresh } = useTestEmulator("api-");
 
 describe("buckets", () => {
   it("inserts and gets a bucket, refusing bad names and duplicates", async () => {

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   KIB256,
   bytes,
@@ -8,32 +8,14 @@ import {
   putChunk,
   query,
   startSession,
-  startTestEmulator,
   type RawFailure,
   type RawResponse,
-  type TestEmulator,
+  useTestEmulator,
 } from "./test-support/raw-http.js";
 
-let em: TestEmulator;
-let n = 0;
-const fresh = (): string => `fault-${++n}`;
+const { em, fresh, registerRetryTest } = useTestEmulator("fault-");
 
-beforeAll(async () => {
-  em = await startTestEmulator();
-});
-afterAll(async () => {
-  await em.stop();
-});
-
-async function register(instructions: Record<string, string[]>): Promise<string> {
-  const response = await http(`${em.url}/retry_test`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ instructions }),
-  });
-  expect(response.status).toBe(200);
-  return response.json<{ id: string }>().id;
-}
+const register = registerRetryTest;
 
 const insert = (...instructions: string[]): Promise<string> => register({ "storage.objects.insert": instructions });
 

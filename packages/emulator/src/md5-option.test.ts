@@ -1,5 +1,5 @@
 /** `md5: false` (bin: `--no-md5`): no MD5 computed, CRC32C still checked, an MD5 to check is refused. */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   KIB256,
   bytes,
@@ -11,19 +11,10 @@ import {
   query,
   startSession,
   startTestEmulator,
-  type TestEmulator,
+  useTestEmulator,
 } from "./test-support/raw-http.js";
 
-let em: TestEmulator;
-let n = 0;
-const fresh = (): string => `nomd5-${++n}`;
-
-beforeAll(async () => {
-  em = await startTestEmulator({ storage: "discard", md5: false });
-});
-afterAll(async () => {
-  await em.stop();
-});
+const { em, fresh } = useTestEmulator("nomd5-", { storage: "discard", md5: false });
 
 describe("md5: false", () => {
   it("finalizes with crc32c and without md5Hash (resource, handle, X-Goog-Hash)", async () => {

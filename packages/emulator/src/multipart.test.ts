@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   bytes,
   crc32cBase64,
@@ -9,21 +9,12 @@ import {
   startTestEmulator,
   type RawFailure,
   type RawResponse,
-  type TestEmulator,
+  useTestEmulator,
 } from "./test-support/raw-http.js";
 
 const MIB = 1024 * 1024;
-let em: TestEmulator;
-let n = 0;
-const fresh = (): string => `mp/object ${++n}`;
+const { em, fresh } = useTestEmulator("mp/object ");
 const path = (name: string): string => `/bkt/${name.split("/").map(encodeURIComponent).join("/")}`;
-
-beforeAll(async () => {
-  em = await startTestEmulator();
-});
-afterAll(async () => {
-  await em.stop();
-});
 
 /** The text of the first `<name>` element (read with a regular expression, not the emulator's parser). */
 function tag(xml: string, name: string): string | undefined {

@@ -3,7 +3,7 @@
  * resumable mode (`Content-Range: bytes {first}-*\/*` or `bytes {first}-*\/{total}`, chunked body).
  */
 import { request } from "node:http";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   KIB256,
   bytes,
@@ -14,21 +14,11 @@ import {
   putChunk,
   query,
   startSession,
-  startTestEmulator,
   type RawResponse,
-  type TestEmulator,
+  useTestEmulator,
 } from "./test-support/raw-http.js";
 
-let em: TestEmulator;
-let n = 0;
-const fresh = (): string => `open-${++n}`;
-
-beforeAll(async () => {
-  em = await startTestEmulator();
-});
-afterAll(async () => {
-  await em.stop();
-});
+const { em, fresh } = useTestEmulator("open-");
 
 /** An open-ended PUT with a chunked body (no Content-Length). */
 function putOpen(session: string, first: number, body: Buffer, total: number | "*" = "*", headers: Record<string, string> = {}) {

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   KIB256,
   bytes,
@@ -7,31 +7,14 @@ import {
   persistedOf,
   putChunk,
   query,
-  startTestEmulator,
   type RawFailure,
   type RawResponse,
-  type TestEmulator,
+  useTestEmulator,
 } from "./test-support/raw-http.js";
 
-let em: TestEmulator;
-let n = 0;
-const fresh = (): string => `kinds-${++n}`;
+const { em, fresh, registerRetryTest } = useTestEmulator("kinds-");
 
-beforeAll(async () => {
-  em = await startTestEmulator();
-});
-afterAll(async () => {
-  await em.stop();
-});
-
-async function register(...instructions: string[]): Promise<string> {
-  const response = await http(`${em.url}/retry_test`, {
-    method: "POST",
-    body: JSON.stringify({ instructions: { "storage.objects.insert": instructions } }),
-  });
-  expect(response.status).toBe(200);
-  return response.json<{ id: string }>().id;
-}
+const register = (...instructions: string[]): Promise<string> => registerRetryTest({ "storage.objects.insert": instructions });
 
 function start(name: string, id: string): Promise<RawResponse> {
   return http(`${em.url}/upload/storage/v1/b/bkt/o?uploadType=resumable&name=${name}`, {

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { RelatedReader } from "./single-request.js";
 import {
   bytes,
@@ -7,22 +7,12 @@ import {
   http,
   md5Base64,
   sendAndCut,
-  startTestEmulator,
   type RawFailure,
   type RawResponse,
-  type TestEmulator,
+  useTestEmulator,
 } from "./test-support/raw-http.js";
 
-let em: TestEmulator;
-let n = 0;
-const fresh = (): string => `single-${++n}`;
-
-beforeAll(async () => {
-  em = await startTestEmulator();
-});
-afterAll(async () => {
-  await em.stop();
-});
+const { em, fresh } = useTestEmulator("single-");
 
 const BOUNDARY = "b0undary-xyz";
 

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   KIB256,
   bytes,
@@ -12,19 +12,10 @@ import {
   sendAndCut,
   startSession,
   startTestEmulator,
-  type TestEmulator,
+  useTestEmulator,
 } from "./test-support/raw-http.js";
 
-let em: TestEmulator;
-let n = 0;
-const fresh = (): string => `obj-${++n}`;
-
-beforeAll(async () => {
-  em = await startTestEmulator();
-});
-afterAll(async () => {
-  await em.stop();
-});
+const { em, fresh } = useTestEmulator("obj-");
 
 describe("session start", () => {
   it("answers 200 with a Location carrying upload_id and an empty body", async () => {

@@ -5,6 +5,7 @@
 import { request, type Agent, type IncomingHttpHeaders } from "node:http";
 import { crc32c } from "@node-rs/crc32";
 import { createHash } from "node:crypto";
+import { afterAll, beforeAll } from "vitest";
 import { startEmulator, type Emulator, type EmulatorOptions } from "../emulator.js";
 
 /** A complete response. */
@@ -229,3 +230,54 @@ export function persistedOf(response: { headers?: IncomingHttpHeaders }): number
 
 /** 256 KiB. */
 export const KIB256 = 256 * 1024;
+
+/** One test file's emulator, shared by its tests: see {@link useTestEmulator}. */
+export interface SuiteEmulator {
+  /** The running emulator (started in `beforeAll`); reading it outside a test throws. */
+  readonly em: TestEmulator;
+  /** A new object name, unique in this file: `${prefix}${n}`. */
+  readonly fresh: () => string;
+  /** Registers a `retry_test` over HTTP, as a testbench client would (fault instructions per operation), and returns its id for `x-retry-test-id`. */
+  readonly registerRetryTest: (instructions: Record<string, string[]>) => Promise<string>;
+}
+
+/**
+ * Starts one emulator for the calling test file (in `beforeAll`, stopped in `afterAll`): the setup
+ * every conformance file shares, written once. `em` forwards to the running emulator, so tests
+ * read `em.url` as they would a local variable.
+ */
+export function useTestEmulator(prefix: string, options: EmulatorOptions = {}): SuiteEmulator {
+  let running: TestEmulator | undefined;
+  let n = 0;
+  beforeAll(async () => {
+    running = await startTestEmulator(options);
+  });
+  afterAll(async () => {
+    await running?.stop();
+    running = undefined;
+  });
+  const current = (): TestEmulator => {
+    if (running === undefined) throw new Error("the suite's emulator runs only between beforeAll and afterAll: read `em` inside a test");
+    return running;
+  };
+  const em = new Proxy({} as TestEmulator, {
+    get(_target, key) {
+      const target = current();
+      const value: unknown = Reflect.get(target, key, target);
+      return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  return {
+    em,
+    fresh: () => `${prefix}${++n}`,
+    async registerRetryTest(instructions) {
+      const response = await http(`${current().url}/retry_test`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ instructions }),
+      });
+      if (response.status !== 200) throw new Error(`retry_test registration answered ${response.status}: ${response.text}`);
+      return response.json<{ id: string }>().id;
+    },
+  };
+}
