@@ -52,7 +52,9 @@ export interface EmulatorOptions {
 
 /** An object as stored, for tests to check what arrived. */
 export interface EmulatorObject {
+  /** The bucket holding it. */
   readonly bucket: string;
+  /** The object name, decoded (as the upload named it). */
   readonly name: string;
   /** Size in bytes (a number here; the JSON resource carries it as a string, like GCS). */
   readonly size: number;
@@ -60,11 +62,15 @@ export interface EmulatorObject {
   readonly crc32c: string;
   /** Base64 of the MD5; undefined when the emulator runs with `md5: false`. */
   readonly md5Hash: string | undefined;
+  /** The generation (a decimal string, like GCS's); a new one per committed upload. */
   readonly generation: string;
+  /** The metageneration (a decimal string; "1" for a freshly written object). */
   readonly metageneration: string;
+  /** The content type the upload declared (`application/octet-stream` when none). */
   readonly contentType: string;
   /** Custom metadata given at upload start. */
   readonly metadata: Readonly<Record<string, string>>;
+  /** When the object was committed (RFC 3339, from the emulator's clock). */
   readonly timeCreated: string;
   /** The `storage#object` resource exactly as the JSON API returns it. */
   readonly resource: Readonly<Record<string, unknown>>;
@@ -76,8 +82,11 @@ export interface EmulatorObject {
 
 /** An XML API multipart upload in progress, for tests that check what parts the server holds. */
 export interface EmulatorMultipartUpload {
+  /** The multipart upload id the initiate request answered. */
   readonly uploadId: string;
+  /** The bucket it will complete into. */
   readonly bucket: string;
+  /** The object name it will complete as. */
   readonly name: string;
   /** Uploaded parts by ascending part number. */
   readonly parts: readonly { readonly partNumber: number; readonly size: number; readonly etag: string; readonly crc32c: string }[];
@@ -85,15 +94,19 @@ export interface EmulatorMultipartUpload {
 
 /** The state of an upload session, for tests that check what the server persisted. */
 export interface EmulatorUploadSession {
+  /** The bucket the session writes into. */
   readonly bucket: string;
+  /** The object name the session was started for. */
   readonly name: string;
   /** Bytes persisted (the object's size once final). */
   readonly persisted: number;
+  /** `open` while bytes may still come; `final` once the object is committed. */
   readonly state: "open" | "final";
 }
 
 /** A bucket to create: its name and, optionally, its CORS configuration (GCS's bucket `cors` field). */
 export interface BucketOptions {
+  /** The bucket name (GCS naming rules). */
   readonly name: string;
   /** CORS rules; without them the emulator-wide policy applies (every Origin allowed unless `cors: false`). */
   readonly cors?: readonly CorsRule[];
@@ -119,7 +132,9 @@ export interface RetryTestsApi {
 export interface Emulator extends RetryTestsApi {
   /** `http://host:port`, to use as `STORAGE_EMULATOR_HOST` / api endpoint. */
   readonly url: string;
+  /** The address it listens on (a loopback address unless told otherwise). */
   readonly host: string;
+  /** The port it listens on (the one the OS picked for `port: 0`). */
   readonly port: number;
   /** The retry-test helpers, also available directly on the emulator. */
   readonly retryTests: RetryTestsApi;

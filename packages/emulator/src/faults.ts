@@ -156,6 +156,7 @@ export interface ParsedInstruction {
   readonly kind: RequestKind | undefined;
   /** With a kind: the Nth request of that kind (1-based); undefined = the next one. */
   readonly ordinal: number | undefined;
+  /** What the emulator does to that request. */
   readonly fault: Fault;
 }
 
