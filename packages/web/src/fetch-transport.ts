@@ -1,6 +1,6 @@
 import { type AuthHeaderSource, type Transport, TransportError, type TransportRequest, type TransportResponse, type TransportSendOptions } from "@resumable-gcs/core";
 import { crossOriginFrom, hiddenHeadersError, probeCorsRefusal } from "./cors.js";
-import { describeRequest, errorCode, headersToRecord, inBrowserContext, joinBody, reasonOf, requestHeaders, tooLargeError } from "./http-common.js";
+import { describeRequest, errorCode, headersToRecord, inBrowserContext, joinBody, reasonOf, requestHeaders, streamBody, streamsBodiesWithLength, tooLargeError } from "./http-common.js";
 
 /** Options for {@link createFetchTransport}. */
 export interface FetchTransportOptions {
@@ -21,8 +21,9 @@ export interface FetchTransportOptions {
 /**
  * A transport on the runtime's `fetch`: browsers, Deno, Bun, Cloudflare Workers and Node 22+.
  *
- * One request per call; the body goes as one `Uint8Array` (the single view itself, or one copy of
- * several); every status comes back as a response: outside browsers with `redirect: "manual"` (a
+ * One request per call; in Node and Bun the body streams from the request's views without a copy
+ * (with its Content-Length), elsewhere it goes as one `Uint8Array` (the single view itself, or one
+ * copy of several); every status comes back as a response: outside browsers with `redirect: "manual"` (a
  * 3xx is returned, never followed); in a page with the default mode, because "manual" gives an
  * opaque status 0 there (a 308 without `Location`, as GCS sends, comes back as it is either way).
  * fetch cannot observe upload progress, so `capabilities.uploadProgress` is false and the driver
@@ -38,6 +39,8 @@ export function createFetchTransport(options: FetchTransportOptions = {}): Trans
   if (timeoutMs !== undefined && !(Number.isFinite(timeoutMs) && timeoutMs > 0)) throw new RangeError(`createFetchTransport: timeoutMs must be a positive number, got ${timeoutMs}`);
   // Resolved per call, not captured: a test or polyfill may replace the global after creation.
   const fetchImpl = (): typeof fetch => options.fetch ?? globalThis.fetch.bind(globalThis);
+  // Only the runtime's own fetch is known to keep a streamed body's length; a given one gets buffers.
+  const streamsBodies = options.fetch === undefined && streamsBodiesWithLength();
 
   async function send(request: TransportRequest, sendOptions: TransportSendOptions): Promise<TransportResponse> {
     const { signal, maxResponseBytes } = sendOptions;
@@ -65,16 +68,21 @@ export function createFetchTransport(options: FetchTransportOptions = {}): Trans
     try {
       let response: Response;
       try {
-        const body = joinBody(request);
+        // In Node and Bun the views go as a stream, without a copy (see streamBody); elsewhere as one buffer.
+        const stream = streamsBodies ? streamBody(request) : undefined;
+        const body = stream ?? joinBody(request);
         response = await fetchImpl()(request.url, {
           method: request.method,
-          headers,
+          // A streamed body carries its length explicitly: the protocol wants Content-Length on every chunk.
+          headers: stream === undefined ? headers : { ...headers, "content-length": String(request.bodyLength) },
           // Outside browsers "manual" hands a 3xx back as it is, which the contract wants. In a page it
           // would give an opaque status 0, so the browser's own following stays (it drops the
           // Authorization header on a cross-origin redirect; GCS's 308s carry no Location anyway).
           ...(browser ? {} : { redirect: "manual" as const }),
           // Views over a SharedArrayBuffer cannot be a body; core's views never are.
-          ...(body === undefined ? {} : { body: body as Uint8Array<ArrayBuffer> }),
+          ...(body === undefined ? {} : { body: body as Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> }),
+          // A streamed request body must say so (fetch refuses it otherwise); `duplex` is not yet in every lib.dom.
+          ...(stream === undefined ? {} : ({ duplex: "half" } as RequestInit)),
           signal: controller.signal,
         });
       } catch (error) {

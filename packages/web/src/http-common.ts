@@ -22,6 +22,49 @@ export function joinBody(request: TransportRequest): Uint8Array | undefined {
   return joined;
 }
 
+/**
+ * The body as a stream over the request's own views, without a copy, for the runtimes whose fetch
+ * streams a request body and still sends the `Content-Length` it is given (see
+ * {@link streamsBodiesWithLength}). A `Uint8Array` body costs two copies there: fetch's own (the
+ * spec's "copy of the bytes held") and a second when fetch clones the request for its redirect
+ * handling (a byte-stream tee); together they cost more than the upload's own work. Undefined for
+ * an empty body (sent as one empty buffer, as {@link joinBody} does).
+ */
+export function streamBody(request: TransportRequest): ReadableStream<Uint8Array> | undefined {
+  if (request.bodyLength === 0) return undefined;
+  const views = request.body;
+  let next = 0;
+  let sent = 0;
+  return new ReadableStream<Uint8Array>(
+    {
+      pull(controller) {
+        const view = views[next];
+        if (view === undefined) {
+          if (sent !== request.bodyLength) controller.error(new TransportError("network", `request body views hold ${sent} bytes, but bodyLength says ${request.bodyLength}`));
+          else controller.close();
+          return;
+        }
+        next += 1;
+        sent += view.byteLength;
+        controller.enqueue(view);
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+/**
+ * True in Node and Bun: their fetch sends a streamed body with the `Content-Length` header the
+ * caller sets, which the protocol requires on every chunk. Deno's sends such a body chunked (the
+ * length dropped), a page needs HTTP/2 to stream one at all, and workerd is not known to keep it:
+ * those get one buffer.
+ */
+export function streamsBodiesWithLength(): boolean {
+  const global = globalThis as { process?: { versions?: { node?: unknown; deno?: unknown } }; Deno?: unknown; navigator?: { userAgent?: unknown } };
+  const versions = global.process?.versions;
+  return typeof versions?.node === "string" && versions.deno === undefined && global.Deno === undefined && global.navigator?.userAgent !== "Cloudflare-Workers" && !inBrowserContext();
+}
+
 /** "PUT https://host/path?upload_id=…": how a request is named in messages (never the secret). */
 export function describeRequest(request: TransportRequest): string {
   return `${request.method} ${redactUrl(request.url)}`;
