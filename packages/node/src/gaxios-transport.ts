@@ -12,18 +12,22 @@ import {
   type TransportResponse,
   type TransportSendOptions,
 } from "@resumable-gcs/core";
-import { bodyStream } from "./body-stream.js";
 import { errorCode, errorMessage } from "./errors.js";
 import { requestHeaders } from "./request-headers.js";
 import { readLimited } from "./read-limited.js";
+import { ViewBody, viewFetch } from "./view-fetch.js";
 
 /** Options for {@link createGaxiosTransport}. */
 export interface GaxiosTransportOptions {
   /** Where auth headers come from, for requests sent with `credentials: true`; omit to send none. */
   auth?: AuthHeaderSource | undefined;
-  /** The gaxios instance to use; a private one by default. */
+  /**
+   * The gaxios instance to use; a private one by default. Its interceptors, proxy settings and
+   * agents apply; if its defaults name a `fetchImplementation`, that one carries the requests
+   * (the body then arrives as a Readable), otherwise this transport's own fetch on node:http does.
+   */
   gaxios?: Gaxios;
-  /** An http(s) agent; Node's global fetch dispatcher by default. */
+  /** An http(s) agent; the one gaxios picks (a proxy agent from its settings or the environment) or Node's global agent by default. */
   agent?: Agent;
   /** Hard limit for one exchange in ms; off by default (the driver's stall timer guards progress). */
   timeoutMs?: number;
@@ -42,8 +46,12 @@ function headersToRecord(headers: Headers): Record<string, string> {
 /**
  * The default Node transport (Transport contract v2): one HTTP exchange per call on gaxios. Every
  * status comes back as a response; gaxios's own retries, status validation and redirects are off,
- * because core owns those decisions. It holds no connections of its own (gaxios uses Node's global
- * fetch dispatcher), so there is nothing to close.
+ * because core owns those decisions. gaxios prepares each request (headers, interceptors, proxy and
+ * mTLS agents from its settings and the environment); the bytes then go out through a small fetch
+ * implementation on node:http that writes core's body views to the socket as they are, where
+ * gaxios's default fetch (node-fetch) would carry them through several stream layers. It holds no
+ * connections of its own (the agent gaxios picks, or Node's global agent), so there is nothing to
+ * close.
  *
  * @example
  * ```ts
@@ -53,6 +61,8 @@ function headersToRecord(headers: Headers): Record<string, string> {
 export function createGaxiosTransport(options: GaxiosTransportOptions = {}): Transport {
   const gaxios = options.gaxios ?? new Gaxios();
   const { auth, agent, timeoutMs, userAgent } = options;
+  // A caller's own fetch implementation on its gaxios instance wins (gaxios reads the request's first).
+  const fetchImplementation = gaxios.defaults.fetchImplementation === undefined ? (viewFetch as unknown as typeof fetch) : undefined;
 
   async function send(request: TransportRequest, sendOptions: TransportSendOptions): Promise<TransportResponse> {
     const { signal, onUploadProgress, maxResponseBytes } = sendOptions;
@@ -69,7 +79,7 @@ export function createGaxiosTransport(options: GaxiosTransportOptions = {}): Tra
         url: request.url,
         method: request.method,
         headers,
-        data: request.bodyLength > 0 ? bodyStream(request.body, onUploadProgress) : undefined,
+        data: request.bodyLength > 0 ? new ViewBody(request.body, onUploadProgress) : undefined,
         // The body is read here, with a size limit: a hostile server cannot grow memory.
         responseType: "stream",
         validateStatus: () => true,
@@ -82,6 +92,7 @@ export function createGaxiosTransport(options: GaxiosTransportOptions = {}): Tra
         ...(agent === undefined ? {} : { agent }),
         ...(timeoutMs === undefined ? {} : { timeout: timeoutMs }),
         errorRedactor: false,
+        ...(fetchImplementation === undefined ? {} : { fetchImplementation }),
       });
       headersArrived = true;
       const body = typeof response.data === "string" ? response.data : response.data == null ? "" : await readLimited(response.data, maxResponseBytes, where);

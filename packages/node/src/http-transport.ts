@@ -1,4 +1,4 @@
-import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage } from "node:http";
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import {
   TRANSPORT_SPECIFICATION_VERSION,
@@ -13,6 +13,7 @@ import {
 } from "@resumable-gcs/core";
 import { errorCode } from "./errors.js";
 import { requestHeaders } from "./request-headers.js";
+import { writeViews } from "./write-views.js";
 
 /** Options for {@link createHttpTransport}. */
 export interface HttpTransportOptions {
@@ -27,9 +28,6 @@ export interface HttpTransportOptions {
   /** Sent as `user-agent`. */
   userAgent?: string;
 }
-
-/** Bytes handed to the socket per write: small enough that progress (and so the stall timer) ticks. */
-const WRITE_SLICE = 256 * 1024;
 
 /**
  * A transport straight on node:http / node:https (Transport contract v2): the body views are written
@@ -117,7 +115,7 @@ export function createHttpTransport(options: HttpTransportOptions = {}): Transpo
         });
       });
 
-      writeBody(req, request.body, onUploadProgress).then(
+      writeViews(req, request.body, onUploadProgress).then(
         () => req.end(),
         (error: unknown) => fail("network", `writing the body failed (${errorCode(error) ?? "ERR_TRANSPORT"})`, errorCode(error)),
       );
@@ -134,36 +132,4 @@ export function createHttpTransport(options: HttpTransportOptions = {}): Transpo
       if (ownHttps) httpsAgent?.destroy();
     },
   };
-}
-
-/** Writes the views in slices, waiting for 'drain' so memory stays with the caller's buffers. */
-async function writeBody(
-  req: ClientRequest,
-  views: readonly Uint8Array[],
-  onProgress: ((bytesSent: number) => void) | undefined,
-): Promise<void> {
-  let sent = 0;
-  for (const view of views) {
-    for (let at = 0; at < view.byteLength; at += WRITE_SLICE) {
-      if (req.destroyed) return;
-      const slice = view.subarray(at, Math.min(view.byteLength, at + WRITE_SLICE));
-      const more = req.write(slice);
-      sent += slice.byteLength;
-      onProgress?.(sent);
-      if (!more) {
-        await new Promise<void>((resolve, reject) => {
-          const onDrain = (): void => {
-            req.off("close", onClose);
-            resolve();
-          };
-          const onClose = (): void => {
-            req.off("drain", onDrain);
-            reject(Object.assign(new Error("socket closed while writing"), { code: "ECONNRESET" }));
-          };
-          req.once("drain", onDrain);
-          req.once("close", onClose);
-        });
-      }
-    }
-  }
 }
