@@ -37,6 +37,11 @@ export const CHECKPOINT_VERSION = 2;
 
 /** A JSON-serialisable snapshot of an upload in progress (format version 2, see the module header). */
 export interface Checkpoint {
+  /**
+   * Never present on a resumable-session checkpoint: declared so that `checkpoint.kind ===
+   * "xml-multipart"` tells the two members of the upload layer's `UploadCheckpoint` union apart.
+   */
+  readonly kind?: undefined;
   /** Format version: always {@link CHECKPOINT_VERSION}. */
   readonly version: 2;
   /** The session URI. A bearer secret: store checkpoints where you would store a credential. */

@@ -62,6 +62,9 @@ describe("@resumable-gcs/core", () => {
         "parseMultipartCheckpoint",
         "partSchedule",
         "xmlAclNames",
+        "isMultipartCheckpoint",
+        "parseUploadCheckpoint",
+        "resumePointOf",
       ].sort(),
     );
     expect(Object.keys(testSupport).sort()).toEqual(

@@ -129,6 +129,7 @@ export { AUTH_ADVICE, createUpload, type AbortOutcome, type Upload } from "./upl
 export { MAX_CHUNK_SIZE, type UploadMetadata, type UploadOptions, type UploadRetryOptions } from "./upload/options.js";
 export type { Compressor, TransportContext, UploadRuntime } from "./upload/runtime.js";
 export { MemoryCheckpointStore, type CheckpointStore } from "./upload/checkpoint-store.js";
+export { isMultipartCheckpoint, parseUploadCheckpoint, resumePointOf, type ResumePoint, type UploadCheckpoint } from "./upload/upload-checkpoint.js";
 export {
   uploadEventNames,
   type UploadEventListener,

@@ -11,6 +11,7 @@ export type { ByteSource, ReadableStreamLike } from "./source.js";
 export { MemoryCheckpointStore, UploadError, ValidationError } from "@resumable-gcs/core";
 export type {
   Checkpoint,
+  UploadCheckpoint,
   CheckpointStore,
   ObjectResource,
   UploadErrorCode,

@@ -5,13 +5,15 @@
  * Rules:
  * - The prefix is read and checked before anything else happens, so a mismatch costs no request:
  *   the caller calls `upload()` only with a source that was proven to continue the checkpoint.
+ * - Either kind of checkpoint: a session's `resumeOffset`, or a multipart upload's completed prefix
+ *   of parts (its CRC32C combined from the parts', see core's `resumePointOf`).
  * - The check is the checkpoint's CRC32C of bytes [0, resumeOffset). A checkpoint without one (an
  *   upload with `checksum: "md5"` or `"none"`) cannot be checked; skipping unchecked needs
  *   `unverified: true`, said out loud.
  * - The returned iterable yields the rest of the source from `resumeOffset` (the tail of the chunk
  *   that straddles it first, as a view, never a copy) and closes the source when closed itself.
  */
-import { UploadError, ValidationError, parseCheckpoint, type Crc32cChecksum } from "@resumable-gcs/core";
+import { UploadError, ValidationError, parseUploadCheckpoint, resumePointOf, type Crc32cChecksum } from "@resumable-gcs/core";
 import { loadChecksums } from "@resumable-gcs/web";
 import { openSource, type ByteSource, type ChunkReader } from "./source.js";
 
@@ -67,9 +69,7 @@ function rest(reader: ChunkReader, head: Uint8Array | undefined): AsyncIterable<
  * ```
  */
 export async function skipPersisted(source: ByteSource, checkpoint: unknown, options: SkipPersistedOptions = {}): Promise<AsyncIterable<Uint8Array>> {
-  const parsed = parseCheckpoint(checkpoint);
-  const offset = parsed.resumeOffset;
-  const expected = parsed.crc32c;
+  const { resumeOffset: offset, crc32c: expected } = resumePointOf(parseUploadCheckpoint(checkpoint));
   if (expected === undefined && options.unverified !== true) {
     throw new ValidationError(
       "checkpoint",

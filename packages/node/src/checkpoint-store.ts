@@ -1,6 +1,6 @@
 import { mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
-import { UploadError, type Checkpoint, type CheckpointStore } from "@resumable-gcs/core";
+import { UploadError, type CheckpointStore, type UploadCheckpoint } from "@resumable-gcs/core";
 
 /** Thrown when the checkpoint file exists but does not hold JSON (code `invalid-checkpoint`). */
 export class CheckpointFileError extends UploadError {
@@ -58,7 +58,7 @@ export class FileCheckpointStore implements CheckpointStore {
   }
 
   /** Replaces the checkpoint atomically (temp file, fsync, rename). */
-  async save(checkpoint: Checkpoint): Promise<void> {
+  async save(checkpoint: UploadCheckpoint): Promise<void> {
     await mkdir(dirname(this.path), { recursive: true });
     // Once per store: earlier processes' leftovers go; this process's own temp names never collide.
     if (!this.#swept) {

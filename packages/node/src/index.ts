@@ -21,6 +21,7 @@ export { USER_AGENT } from "./user-agent.js";
 // Core's vocabulary, re-exported so a Node user needs one import for the common cases.
 export {
   MemoryCheckpointStore,
+  isMultipartCheckpoint,
   TransportError,
   UploadError,
   ValidationError,
@@ -29,6 +30,7 @@ export {
   type AuthHeaderSource,
   type Checkpoint,
   type CheckpointStore,
+  type UploadCheckpoint,
   type ObjectResource,
   type UploadErrorCode,
   type UploadEventMap,

@@ -1,4 +1,4 @@
-import type { Checkpoint, ObjectResource, UploadError } from "@resumable-gcs/core";
+import type { Checkpoint, MultipartCheckpoint, ObjectResource, UploadCheckpoint, UploadError } from "@resumable-gcs/core";
 import { describe, expectTypeOf, it } from "vitest";
 import { createUploadStream } from "./upload-stream.js";
 
@@ -10,12 +10,22 @@ describe("UploadStream types under --strict", () => {
       expectTypeOf(p.bytesPersisted).toEqualTypeOf<number>();
       expectTypeOf(p.totalBytes).toEqualTypeOf<number | undefined>();
     });
-    stream.once("session", ({ checkpoint }) => expectTypeOf(checkpoint).toEqualTypeOf<Checkpoint>());
+    stream.once("session", ({ checkpoint }) => expectTypeOf(checkpoint).toEqualTypeOf<UploadCheckpoint>());
     stream.on("retry", (r) => {
       expectTypeOf(r.error).toEqualTypeOf<UploadError>();
       expectTypeOf(r.delayMs).toEqualTypeOf<number>();
     });
-    stream.on("checkpoint-saved", ({ checkpoint }) => expectTypeOf(checkpoint.sessionUri).toEqualTypeOf<string>());
+    stream.on("checkpoint-saved", ({ checkpoint }) => {
+      // The union narrows on `kind`: a session checkpoint has none, a multipart one says "xml-multipart".
+      if (checkpoint.kind === "xml-multipart") {
+        expectTypeOf(checkpoint).toEqualTypeOf<MultipartCheckpoint>();
+        expectTypeOf(checkpoint.uploadId).toEqualTypeOf<string>();
+      } else {
+        expectTypeOf(checkpoint).toEqualTypeOf<Checkpoint>();
+        expectTypeOf(checkpoint.sessionUri).toEqualTypeOf<string>();
+      }
+    });
+    stream.on("retry", (r) => expectTypeOf(r.partNumber).toEqualTypeOf<number | undefined>());
     stream.on("resumed", (r) => expectTypeOf(r.md5Skipped).toEqualTypeOf<boolean>());
     const listener = (p: { bytesSent: number }) => expectTypeOf(p.bytesSent).toEqualTypeOf<number>();
     stream.off("progress", listener);
@@ -39,7 +49,7 @@ describe("UploadStream types under --strict", () => {
   });
 
   it("types the checkpoint, the object and the progress", () => {
-    expectTypeOf(stream.checkpoint()).toEqualTypeOf<Checkpoint | undefined>();
+    expectTypeOf(stream.checkpoint()).toEqualTypeOf<UploadCheckpoint | undefined>();
     expectTypeOf(stream.done).toEqualTypeOf<Promise<ObjectResource>>();
     expectTypeOf(stream.progress.bytesSent).toEqualTypeOf<number>();
   });

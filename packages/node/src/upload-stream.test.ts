@@ -261,7 +261,7 @@ describe("createUploadStream: abort", () => {
     const stream = createUploadStream(slowOptions(name, { signal: controller.signal }));
     let sessionUri: string | undefined;
     stream.on("session", ({ checkpoint }) => {
-      sessionUri = checkpoint.sessionUri;
+      sessionUri = (checkpoint as Checkpoint).sessionUri;
       // Abort while the first chunk is on the wire.
       setTimeout(() => controller.abort(new Error("user gave up")), 50);
     });

@@ -6,7 +6,6 @@ import {
   createUpload,
   uploadEventNames,
   type AuthHeaderSource,
-  type Checkpoint,
   type ObjectResource,
   type Transport,
   type Upload,
@@ -14,6 +13,7 @@ import {
   type UploadEventName,
   type UploadOptions,
   type UploadProgress,
+  type UploadCheckpoint,
   type UploadRuntime,
 } from "@resumable-gcs/core";
 import { nodeRuntime } from "./node-runtime.js";
@@ -116,8 +116,8 @@ export class UploadStream extends Writable {
     );
   }
 
-  /** The latest checkpoint (JSON-serialisable), or `undefined` before a session exists. */
-  checkpoint(): Checkpoint | undefined {
+  /** The latest checkpoint (JSON-serialisable; `kind: "xml-multipart"` with `parallelism`), or `undefined` before a session exists. */
+  checkpoint(): UploadCheckpoint | undefined {
     return this.#upload.checkpoint();
   }
 

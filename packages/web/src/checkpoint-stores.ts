@@ -10,7 +10,7 @@
  * Both store the checkpoint as the plain JSON object the upload layer gives them and hand back what
  * they find untouched: validating it (format, integrity, options) is the layer's job, in one place.
  */
-import type { Checkpoint } from "@resumable-gcs/core";
+import type { UploadCheckpoint } from "@resumable-gcs/core";
 
 /** The part of the Web Storage API a {@link LocalStorageCheckpointStore} uses (`localStorage`, `sessionStorage`). */
 export interface StorageLike {
@@ -61,7 +61,7 @@ export class LocalStorageCheckpointStore {
   }
 
   /** Saves `checkpoint`, replacing any earlier one. */
-  save(checkpoint: Checkpoint): Promise<void> {
+  save(checkpoint: UploadCheckpoint): Promise<void> {
     try {
       this.#storage.setItem(this.#key, JSON.stringify(checkpoint));
       return Promise.resolve();
@@ -194,7 +194,7 @@ export class IndexedDbCheckpointStore {
   }
 
   /** Saves `checkpoint`, replacing any earlier one (committed when this resolves). */
-  async save(checkpoint: Checkpoint): Promise<void> {
+  async save(checkpoint: UploadCheckpoint): Promise<void> {
     // A JSON round trip stores exactly what localStorage or a file would: the same format everywhere.
     const plain = JSON.parse(JSON.stringify(checkpoint)) as unknown;
     await this.#transact("readwrite", (store) => store.put(plain, this.#key));

@@ -10,7 +10,7 @@
 import {
   type AbortOutcome,
   type AuthHeaderSource,
-  type Checkpoint,
+  type UploadCheckpoint,
   createUpload,
   type ObjectResource,
   type Transport,
@@ -67,7 +67,7 @@ export interface UploadStream extends WritableStream<Uint8Array> {
   /** Subscribes to a typed upload event; returns the unsubscribe function. */
   on<K extends keyof UploadEventMap>(type: K, listener: (payload: UploadEventMap[K]) => void): () => void;
   /** The latest checkpoint (save it to resume in another page, process or runtime), once a session exists. */
-  checkpoint(): Checkpoint | undefined;
+  checkpoint(): UploadCheckpoint | undefined;
   /** Where the source must start when resuming from a checkpoint (0 otherwise). */
   readonly resumeOffset: number;
   /** Bytes sent and persisted so far. */
@@ -114,7 +114,7 @@ class UploadWritableStream extends WritableStream<Uint8Array> implements UploadS
     return this.#upload.on(type, listener);
   }
 
-  checkpoint(): Checkpoint | undefined {
+  checkpoint(): UploadCheckpoint | undefined {
     return this.#upload.checkpoint();
   }
 

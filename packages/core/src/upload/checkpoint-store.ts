@@ -9,14 +9,14 @@
  * - A save that fails ends the upload: the caller asked for resumability, and silently losing it
  *   would be worse than stopping.
  */
-import type { Checkpoint } from "../checkpoint.js";
+import type { UploadCheckpoint } from "./upload-checkpoint.js";
 
 /** A place for one checkpoint (a file, IndexedDB, localStorage, a database row). */
 export interface CheckpointStore {
   /** The saved checkpoint (parsed JSON, validated later by core), or `undefined` when there is none. */
   load(): Promise<unknown>;
   /** Replaces the saved checkpoint, atomically: a crash leaves the old one or the new one, never half. */
-  save(checkpoint: Checkpoint): Promise<void>;
+  save(checkpoint: UploadCheckpoint): Promise<void>;
   /** Forgets the checkpoint (after the object is final, or the session cancelled). */
   clear(): Promise<void>;
 }
@@ -38,7 +38,7 @@ export class MemoryCheckpointStore implements CheckpointStore {
   }
 
   /** Replaces the saved checkpoint. */
-  save(checkpoint: Checkpoint): Promise<void> {
+  save(checkpoint: UploadCheckpoint): Promise<void> {
     this.#value = JSON.stringify(checkpoint);
     return Promise.resolve();
   }
@@ -56,10 +56,10 @@ export class MemoryCheckpointStore implements CheckpointStore {
  */
 export class CheckpointSaver {
   readonly #store: CheckpointStore;
-  readonly #onSaved: (checkpoint: Checkpoint) => void;
+  readonly #onSaved: (checkpoint: UploadCheckpoint) => void;
   readonly #onError: (error: unknown) => void;
   #chain: Promise<void> = Promise.resolve();
-  #pending: Checkpoint | undefined;
+  #pending: UploadCheckpoint | undefined;
   #lastKey: string | undefined;
   #failed = false;
 
@@ -68,14 +68,14 @@ export class CheckpointSaver {
    * @param onSaved - told about each checkpoint once it is saved.
    * @param onError - told about the first failed save.
    */
-  constructor(store: CheckpointStore, onSaved: (checkpoint: Checkpoint) => void, onError: (error: unknown) => void) {
+  constructor(store: CheckpointStore, onSaved: (checkpoint: UploadCheckpoint) => void, onError: (error: unknown) => void) {
     this.#store = store;
     this.#onSaved = onSaved;
     this.#onError = onError;
   }
 
   /** Queues `checkpoint` unless it equals the last one queued; coalesces with a save not yet started. */
-  queue(checkpoint: Checkpoint): void {
+  queue(checkpoint: UploadCheckpoint): void {
     if (this.#failed) return;
     const key = JSON.stringify(checkpoint);
     if (key === this.#lastKey) return;

@@ -10,6 +10,7 @@ import { MemoryCheckpointStore, type CheckpointStore } from "./checkpoint-store.
 import { AUTH_ADVICE, createUpload, type Upload } from "./create-upload.js";
 import type { UploadEventMap } from "./events.js";
 import type { UploadOptions } from "./options.js";
+import type { UploadCheckpoint } from "./upload-checkpoint.js";
 import { TransportError, type Transport } from "../transport.js";
 import { testRuntime } from "./test-runtime.test-utils.js";
 
@@ -43,7 +44,7 @@ describe("createUpload", () => {
     await expect(upload.done).resolves.toBe(object);
     expect(Buffer.from(model.object("bkt", "obj")!.content!)).toEqual(Buffer.from(source));
     expect(sessions).toHaveLength(1);
-    expect(sessions[0]!.checkpoint.sessionUri).toContain("upload_id=");
+    expect((sessions[0]!.checkpoint as Checkpoint).sessionUri).toContain("upload_id=");
     expect(progress.at(-1)).toEqual({ bytesSent: source.length, bytesPersisted: source.length, totalBytes: source.length });
     expect(progress.every((p) => p.totalBytes === source.length)).toBe(true);
     expect(saved.length).toBeGreaterThanOrEqual(2);
@@ -356,7 +357,7 @@ describe("abort policy", () => {
 
 describe("checkpoint store", () => {
   it("coalesces saves behind a slow store and saves the newest checkpoint", async () => {
-    const saves: Checkpoint[] = [];
+    const saves: UploadCheckpoint[] = [];
     let release: (() => void) | undefined;
     const slow: CheckpointStore = {
       load: () => Promise.resolve(undefined),

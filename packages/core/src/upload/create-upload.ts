@@ -2,10 +2,17 @@
  * The upload layer: one runtime-neutral upload every adapter wraps.
  *
  * `createUpload(options, runtime)` validates the flat options, resolves the endpoint, applies the
- * trust rules, computes the customer-supplied key's hash, builds the engine (machine + driver) and
- * hands back an {@link Upload}: `write`/`end` with backpressure, `abort` with the `onAbort` policy,
+ * trust rules, computes the customer-supplied key's hash, picks and builds the engine and hands
+ * back an {@link Upload}: `write`/`end` with backpressure, `abort` with the `onAbort` policy,
  * `done`, the checkpoint and typed events. It also owns the checkpoint store (coalesced saves,
  * cleared when the upload is done or cancelled) and closes the transport it had the runtime build.
+ *
+ * Engines: the resumable session (default), or the XML multipart upload when `parallelism` or
+ * `partSize` is given (after `assertMultipartApplicable`: what it cannot honour is refused, naming
+ * the option). Both sit behind one {@link LayerEngine} surface (`engine.ts`), so everything below
+ * is written once. A checkpoint resumes only the engine that wrote it: a multipart checkpoint with
+ * options that do not ask for multipart, or the reverse, is a {@link ValidationError} on
+ * `checkpoint`, never a silent switch.
  *
  * Rules:
  * - Pure: every runtime service comes from `runtime`; nothing global is read.
@@ -18,27 +25,31 @@
 import { encodeBase64 } from "../base64.js";
 import { parseCheckpoint, type Checkpoint } from "../checkpoint.js";
 import type { ChecksumProvider } from "../checksum.js";
-import { UploadDriver } from "../driver.js";
 import { UploadError, ValidationError } from "../errors.js";
-import { UploadMachine, type UploadEvent } from "../machine.js";
-import type { UploadOptions as MachineOptions, UploadTarget } from "../options.js";
+import { UploadMachine } from "../machine.js";
+import { parseMultipartCheckpoint, resumeOffsetOf, type MultipartCheckpoint } from "../multipart/multipart-checkpoint.js";
+import { MultipartMachine } from "../multipart/multipart-machine.js";
+import { resolveMultipartOptions, type MultipartUploadOptions } from "../multipart/multipart-options.js";
+import type { EncryptionKey, UploadOptions as MachineOptions, UploadTarget } from "../options.js";
 import type { ObjectResource } from "../protocol.js";
 import { resolveOptions } from "../resolve-options.js";
-import type { Transport, TransportRequest } from "../transport.js";
+import type { Transport } from "../transport.js";
 import { CheckpointSaver } from "./checkpoint-store.js";
+import { MultipartEngine, ResumableEngine, type EngineEvent, type EngineHooks, type LayerEngine } from "./engine.js";
 import { resolveEndpoint } from "./endpoint.js";
 import { UploadEvents, type UploadEventListener, type UploadEventMap, type UploadEventName, type UploadProgress } from "./events.js";
 import type { UploadOptions } from "./options.js";
 import type { Compressor, UploadRuntime } from "./runtime.js";
 import { TrustRules } from "./trust.js";
+import { claimsMultipart, type UploadCheckpoint } from "./upload-checkpoint.js";
 import { describeValue, relabel, validateUploadOptions, type ValidatedOptions } from "./validate.js";
 
 /** How an {@link Upload.abort} ended. */
 export type AbortOutcome =
-  /** The session was deleted (or none existed yet). `done` rejects with code `cancelled`. */
+  /** The session was deleted / the multipart upload aborted (or none existed yet). `done` rejects with code `cancelled`. */
   | { readonly outcome: "cancelled" }
-  /** The session is kept, resumable; its checkpoint (also saved to the store, if any). `done` rejects with code `aborted`. */
-  | { readonly outcome: "kept"; readonly checkpoint?: Checkpoint }
+  /** The session or multipart upload is kept, resumable; its checkpoint (also saved to the store, if any). `done` rejects with code `aborted`. */
+  | { readonly outcome: "kept"; readonly checkpoint?: UploadCheckpoint }
   /** The object was already final before the abort took effect: it exists, verified. `done` resolves with it. */
   | { readonly outcome: "committed"; readonly object: ObjectResource };
 
@@ -60,8 +71,11 @@ export interface Upload {
   abort(reason?: unknown): Promise<AbortOutcome>;
   /** Resolves with the verified object once the checkpoint store is cleared; rejects with the {@link UploadError} that ended the upload. Marked handled. */
   readonly done: Promise<ObjectResource>;
-  /** The latest checkpoint (JSON-serialisable), or `undefined` before a session exists or after the upload ended. */
-  checkpoint(): Checkpoint | undefined;
+  /**
+   * The latest checkpoint (JSON-serialisable; a multipart one has `kind: "xml-multipart"`), or
+   * `undefined` before a session (or multipart upload) exists or after the upload ended.
+   */
+  checkpoint(): UploadCheckpoint | undefined;
   /** The stream offset the source must start at: 0, or the checkpoint's resume offset. */
   readonly resumeOffset: number;
   /** True while another write is welcome without growing memory. */
@@ -126,8 +140,66 @@ function machineTarget(o: ValidatedOptions, endpointUrl: string): UploadTarget {
   }
 }
 
+/** The XML multipart engine's options from the validated flat ones (everything but the key). */
+function multipartOptions(o: ValidatedOptions, endpointUrl: string, runtime: UploadRuntime): MultipartUploadOptions {
+  const target = o.target;
+  if (target.kind !== "json") throw new Error("multipartOptions: validation let a non-JSON target through");
+  const metadata = {
+    ...target.metadata,
+    ...(target.contentType === undefined ? {} : { contentType: target.contentType }),
+    ...(o.gzip ? { contentEncoding: "gzip" } : {}),
+  };
+  return {
+    bucket: target.bucket,
+    name: target.name,
+    endpoint: endpointUrl,
+    random: runtime.random,
+    checksums: checksumsFor(o.checksum, runtime),
+    checksum: o.checksum,
+    retry: o.retry,
+    // `keep` is the caller asking for resumability: a failure then keeps the upload for the checkpoint too.
+    onFailure: o.onAbort === "keep" ? "keep" : "abort-upload",
+    ...(Object.keys(metadata).length === 0 ? {} : { metadata }),
+    ...(o.multipart?.parallelism === undefined ? {} : { parallelism: o.multipart.parallelism }),
+    ...(o.multipart?.partSize === undefined ? {} : { partSize: o.multipart.partSize }),
+    ...(o.totalSize === undefined ? {} : { totalSize: o.totalSize }),
+    ...(target.ifGenerationMatch === undefined ? {} : { ifGenerationMatch: target.ifGenerationMatch }),
+    ...(target.ifMetagenerationMatch === undefined ? {} : { ifMetagenerationMatch: target.ifMetagenerationMatch }),
+    ...(target.predefinedAcl === undefined ? {} : { predefinedAcl: target.predefinedAcl }),
+    ...(target.kmsKeyName === undefined ? {} : { kmsKeyName: target.kmsKeyName }),
+    ...(target.userProject === undefined ? {} : { userProject: target.userProject }),
+    ...(o.extraHeaders === undefined ? {} : { extraHeaders: o.extraHeaders }),
+    ...(o.userAgent === undefined ? {} : { userAgent: o.userAgent }),
+  };
+}
+
 /** An all-zero SHA-256 stand-in: lets the engine's validation run synchronously before the real hash exists. */
 const PLACEHOLDER_SHA256 = encodeBase64(new Uint8Array(32));
+
+/** What the layer builds its engine from: the options of the engine the flat options picked, and its checkpoint. */
+type EnginePlan =
+  | { readonly kind: "resumable"; readonly options: MachineOptions; readonly checkpoint: Checkpoint | undefined }
+  | { readonly kind: "xml-multipart"; readonly options: MultipartUploadOptions; readonly checkpoint: MultipartCheckpoint | undefined };
+
+/** The checkpoint option, parsed as the kind the options ask for; a kind that does not fit is refused, never followed. */
+function checkpointFor(o: ValidatedOptions, trust: TrustRules): { resumable?: Checkpoint; multipart?: MultipartCheckpoint } {
+  if (o.checkpoint === undefined) return {};
+  if (claimsMultipart(o.checkpoint)) {
+    if (o.multipart === undefined) {
+      throw new ValidationError(
+        "checkpoint",
+        'a multipart checkpoint (kind "xml-multipart") resumes only a multipart upload: give parallelism (or partSize) as the upload that wrote it did',
+      );
+    }
+    return { multipart: parseMultipartCheckpoint(o.checkpoint) };
+  }
+  if (o.multipart !== undefined) {
+    throw new ValidationError("checkpoint", "a resumable-session checkpoint resumes only the resumable path: drop parallelism/partSize to continue its session");
+  }
+  const checkpoint = parseCheckpoint(o.checkpoint);
+  trust.checkSessionUri(checkpoint.sessionUri, "checkpoint");
+  return { resumable: checkpoint };
+}
 
 /**
  * Creates an upload. Bad input throws here, before any request: a {@link ValidationError} naming
@@ -147,41 +219,59 @@ export function createUpload(options: UploadOptions, runtime: UploadRuntime): Up
   const endpoint = resolveEndpoint({ apiEndpoint: o.apiEndpoint, universeDomain: o.universeDomain, allowInsecureHttp: o.allowInsecureHttp, env: runtime.env });
   const trust = new TrustRules(endpoint, o.target, o);
   if (o.target.kind === "session") trust.checkSessionUri(o.target.sessionUri, "sessionUri");
-  let checkpoint: Checkpoint | undefined;
-  if (o.checkpoint !== undefined) {
-    checkpoint = parseCheckpoint(o.checkpoint);
-    trust.checkSessionUri(checkpoint.sessionUri, "checkpoint");
-  }
+  const checkpoints = checkpointFor(o, trust);
   if (o.gzip && runtime.gzip === undefined) throw new ValidationError("gzip", `the ${runtime.name} runtime has no compressor`);
 
-  const base: MachineOptions = {
-    target: machineTarget(o, endpoint.url),
-    random: runtime.random,
-    wallClock: runtime.wallClock,
-    checksums: checksumsFor(o.checksum, runtime),
-    checksum: o.checksum,
-    retry: o.retry,
-    ...(o.chunkSize === undefined ? {} : { chunkSize: o.chunkSize }),
-    ...(o.totalSize === undefined ? {} : { totalSize: o.totalSize }),
-    ...(o.origin === undefined ? {} : { origin: o.origin }),
-    ...(o.extraHeaders === undefined ? {} : { extraHeaders: o.extraHeaders }),
-    ...(o.userAgent === undefined ? {} : { userAgent: o.userAgent }),
-  };
   const key = o.encryptionKey;
-  try {
-    // The engine's own checks (names, ranges, headers) run now, whatever the key's hash will be.
-    resolveOptions(key === undefined ? base : { ...base, encryptionKey: { key: encodeBase64(key), sha256: PLACEHOLDER_SHA256 } });
-  } catch (error) {
-    throw relabel(error);
+  // The engine's own checks (names, ranges, headers) run now, whatever the key's hash will be.
+  const placeholderKey: EncryptionKey | undefined = key === undefined ? undefined : { key: encodeBase64(key), sha256: PLACEHOLDER_SHA256 };
+  let plan: EnginePlan;
+  if (o.multipart !== undefined) {
+    const mpOptions = multipartOptions(o, endpoint.url, runtime);
+    try {
+      resolveMultipartOptions(placeholderKey === undefined ? mpOptions : { ...mpOptions, encryptionKey: placeholderKey });
+      // Without a key the checkpoint's fingerprint can be matched now (pure), before a transport exists.
+      if (placeholderKey === undefined && checkpoints.multipart !== undefined) MultipartMachine.restore(checkpoints.multipart, mpOptions);
+    } catch (error) {
+      throw relabel(error);
+    }
+    plan = { kind: "xml-multipart", options: mpOptions, checkpoint: checkpoints.multipart };
+  } else {
+    const base: MachineOptions = {
+      target: machineTarget(o, endpoint.url),
+      random: runtime.random,
+      wallClock: runtime.wallClock,
+      checksums: checksumsFor(o.checksum, runtime),
+      checksum: o.checksum,
+      retry: o.retry,
+      ...(o.chunkSize === undefined ? {} : { chunkSize: o.chunkSize }),
+      ...(o.totalSize === undefined ? {} : { totalSize: o.totalSize }),
+      ...(o.origin === undefined ? {} : { origin: o.origin }),
+      ...(o.extraHeaders === undefined ? {} : { extraHeaders: o.extraHeaders }),
+      ...(o.userAgent === undefined ? {} : { userAgent: o.userAgent }),
+    };
+    try {
+      resolveOptions(placeholderKey === undefined ? base : { ...base, encryptionKey: placeholderKey });
+    } catch (error) {
+      throw relabel(error);
+    }
+    plan = { kind: "resumable", options: base, checkpoint: checkpoints.resumable };
   }
   const transport = runtime.createTransport({ options: options as Readonly<Record<string, unknown>>, endpoint, credentialsAllowed: trust.credentialsAllowed });
-  return new LayerUpload(o, runtime, trust, transport, transport !== options.transport, base, checkpoint);
+  return new LayerUpload(o, runtime, trust, transport, transport !== options.transport, plan);
 }
 
-/** Builds the engine for `machineOptions` (restoring `checkpoint` when given). */
-function buildMachine(machineOptions: MachineOptions, checkpoint: unknown): UploadMachine {
+/** Builds the engine `plan` describes, with the key's real hash (restoring its checkpoint when given). */
+function buildEngine(plan: EnginePlan, key: EncryptionKey | undefined, runtime: UploadRuntime, hooks: EngineHooks): LayerEngine {
   try {
-    return checkpoint === undefined ? new UploadMachine(machineOptions) : UploadMachine.restore(checkpoint, machineOptions);
+    if (plan.kind === "xml-multipart") {
+      const options = key === undefined ? plan.options : { ...plan.options, encryptionKey: key };
+      const machine = plan.checkpoint === undefined ? new MultipartMachine(options, runtime.wallClock) : MultipartMachine.restore(plan.checkpoint, options, runtime.wallClock);
+      return new MultipartEngine(machine, hooks);
+    }
+    const options = key === undefined ? plan.options : { ...plan.options, encryptionKey: key };
+    const machine = plan.checkpoint === undefined ? new UploadMachine(options) : UploadMachine.restore(plan.checkpoint, options);
+    return new ResumableEngine(machine, hooks);
   } catch (error) {
     throw relabel(error);
   }
@@ -201,10 +291,10 @@ class LayerUpload implements Upload {
   readonly #events = new UploadEvents();
   readonly #saver: CheckpointSaver | undefined;
   readonly #compressor: Compressor | undefined;
-  readonly #ready: Promise<UploadDriver>;
+  readonly #ready: Promise<LayerEngine>;
   readonly #checkpointOffset: number;
-  #driver: UploadDriver | undefined;
-  /** Writes run one after another when they cannot go straight to the driver (key hashing, gzip). */
+  #engine: LayerEngine | undefined;
+  /** Writes run one after another when they cannot go straight to the engine (key hashing, gzip). */
   #chain: Promise<void> = Promise.resolve();
   /** An error the layer itself ended the upload with (trust, checkpoint store); wins over the engine's `aborted`. */
   #override: UploadError | undefined;
@@ -212,20 +302,13 @@ class LayerUpload implements Upload {
   #aborting: Promise<AbortOutcome> | undefined;
   #ended = false;
 
-  constructor(
-    o: ValidatedOptions,
-    runtime: UploadRuntime,
-    trust: TrustRules,
-    transport: Transport,
-    ownsTransport: boolean,
-    base: MachineOptions,
-    checkpoint: Checkpoint | undefined,
-  ) {
+  constructor(o: ValidatedOptions, runtime: UploadRuntime, trust: TrustRules, transport: Transport, ownsTransport: boolean, plan: EnginePlan) {
     this.#o = o;
     this.#trust = trust;
     this.#transport = transport;
     this.#ownsTransport = ownsTransport;
-    this.#checkpointOffset = checkpoint?.resumeOffset ?? 0;
+    this.#checkpointOffset =
+      plan.checkpoint === undefined ? 0 : plan.kind === "xml-multipart" ? resumeOffsetOf(plan.checkpoint).offset : plan.checkpoint.resumeOffset;
     this.#compressor = o.gzip ? runtime.gzip?.() : undefined;
     const store = o.checkpointStore;
     this.#saver =
@@ -242,26 +325,26 @@ class LayerUpload implements Upload {
                 }),
               ),
           );
-    const start = (machineOptions: MachineOptions): UploadDriver => {
-      const driver = new UploadDriver({
-        machine: buildMachine(machineOptions, o.checkpoint),
-        transport: this.#guarded(transport),
-        clock: runtime.clock,
-        onEvent: (event) => this.#onEvent(event),
-        credentialsFor: (request: TransportRequest) => this.#trust.credentialsFor(request.url),
-      });
-      this.#driver = driver;
-      return driver;
+    const hooks: EngineHooks = {
+      transport: this.#guarded(transport),
+      clock: runtime.clock,
+      onEvent: (event) => this.#onEvent(event),
+      credentialsFor: (url) => this.#trust.credentialsFor(url),
+    };
+    const start = (key: EncryptionKey | undefined): LayerEngine => {
+      const engine = buildEngine(plan, key, runtime, hooks);
+      this.#engine = engine;
+      return engine;
     };
     const key = o.encryptionKey;
     if (key === undefined) {
-      this.#ready = Promise.resolve(start(base));
+      this.#ready = Promise.resolve(start(undefined));
     } else {
       // The key's hash is async (SubtleCrypto is); the engine starts once it is known.
       this.#ready = handled(
         Promise.resolve()
           .then(() => runtime.sha256(key))
-          .then((digest) => start({ ...base, encryptionKey: { key: encodeBase64(key), sha256: encodeBase64(digest) } })),
+          .then((digest) => start({ key: encodeBase64(key), sha256: encodeBase64(digest) })),
       );
     }
     this.done = handled(this.#settle());
@@ -282,25 +365,25 @@ class LayerUpload implements Upload {
   // ---- getters ----------------------------------------------------------------------------------
 
   get resumeOffset(): number {
-    return this.#driver?.machine.resumeOffset ?? this.#checkpointOffset;
+    return this.#engine?.resumeOffset ?? this.#checkpointOffset;
   }
 
   get wantsData(): boolean {
-    return this.#driver?.machine.wantsData ?? false;
+    return this.#engine?.wantsData ?? false;
   }
 
   get bytesBuffered(): number {
-    return this.#driver?.machine.bytesBuffered ?? 0;
+    return this.#engine?.bytesBuffered ?? 0;
   }
 
   get progress(): UploadProgress {
-    const machine = this.#driver?.machine;
-    if (machine === undefined) return { bytesSent: this.#checkpointOffset, bytesPersisted: this.#checkpointOffset, ...this.#total(undefined) };
-    return { bytesSent: machine.bytesSent, bytesPersisted: machine.bytesPersisted, ...this.#total(machine) };
+    const engine = this.#engine;
+    if (engine === undefined) return { bytesSent: this.#checkpointOffset, bytesPersisted: this.#checkpointOffset, ...this.#total() };
+    return { bytesSent: engine.bytesSent, bytesPersisted: engine.bytesPersisted, ...this.#total() };
   }
 
-  checkpoint(): Checkpoint | undefined {
-    return this.#driver?.checkpoint();
+  checkpoint(): UploadCheckpoint | undefined {
+    return this.#engine?.checkpoint();
   }
 
   on<K extends UploadEventName>(type: K, listener: UploadEventListener<K>): () => void {
@@ -314,8 +397,8 @@ class LayerUpload implements Upload {
     if (!(bytes instanceof Uint8Array)) {
       return handled(Promise.reject(new ValidationError("write(bytes)", `expected bytes (a Uint8Array), came ${describeValue(bytes)}`)));
     }
-    const driver = this.#driver;
-    if (driver !== undefined && this.#compressor === undefined) return this.#surfaced(driver.write(bytes));
+    const engine = this.#engine;
+    if (engine !== undefined && this.#compressor === undefined) return this.#surfaced(engine.write(bytes));
     const compressor = this.#compressor;
     const step = this.#chain.then(async () => {
       const ready = await this.#ready;
@@ -331,9 +414,9 @@ class LayerUpload implements Upload {
     this.#ended = true;
     const compressor = this.#compressor;
     const ended = this.#chain.then(async () => {
-      const driver = await this.#ready;
-      if (compressor !== undefined) for (const piece of await compressor.finish()) await driver.write(piece);
-      return driver.end();
+      const engine = await this.#ready;
+      if (compressor !== undefined) for (const piece of await compressor.finish()) await engine.write(piece);
+      return engine.end();
     });
     return this.#surfaced(ended).then(() => this.done);
   }
@@ -346,41 +429,44 @@ class LayerUpload implements Upload {
   // ---- internals --------------------------------------------------------------------------------
 
   async #abort(reason: unknown): Promise<AbortOutcome> {
-    let driver: UploadDriver;
+    let engine: LayerEngine;
     try {
-      driver = await this.#ready;
+      engine = await this.#ready;
     } catch {
       return { outcome: "cancelled" }; // the engine never started: nothing exists anywhere
     }
-    const machine = driver.machine;
     if (this.#o.onAbort === "cancel") {
-      await driver.cancel();
+      await engine.cancel();
     } else {
-      driver.abort(reason);
-      const checkpoint = machine.checkpoint();
+      engine.abort(reason);
+      const checkpoint = engine.checkpoint();
       if (checkpoint !== undefined) this.#saver?.queue(checkpoint);
       await this.#saver?.flush();
     }
     await this.done.catch(() => undefined);
-    // The engine ends `done` (committedBeforeCancel) when the object was final before the cancel took
-    // effect, and `done` is where a keep-abort lands when the final answer was already in.
-    if (machine.state === "done" && machine.object !== undefined) return { outcome: "committed", object: machine.object };
-    if (this.#o.onAbort === "cancel" || machine.state === "cancelled") return { outcome: "cancelled" };
-    const checkpoint = machine.checkpoint();
+    // The engine ends `done` when the object was final before the cancel took effect, and `done`
+    // is where a keep-abort lands when the final answer was already in.
+    const object = engine.object;
+    if (object !== undefined) return { outcome: "committed", object };
+    if (this.#o.onAbort === "cancel" || engine.cancelled) return { outcome: "cancelled" };
+    const checkpoint = engine.checkpoint();
     return checkpoint === undefined ? { outcome: "kept" } : { outcome: "kept", checkpoint };
   }
 
-  /** The upload's end: verified object (store cleared) or error (store kept, unless cancelled). The transport is closed either way. */
+  /** The upload's end: verified object (store cleared) or error (store kept, unless nothing is left to resume). The transport is closed either way. */
   async #settle(): Promise<ObjectResource> {
+    let engine: LayerEngine | undefined;
     try {
-      const driver = await this.#ready;
-      const object = await driver.done;
+      engine = await this.#ready;
+      const object = await engine.done;
       await this.#saver?.clear().catch(() => undefined); // a stale checkpoint only leads a rerun to verify the object
       return object;
     } catch (error) {
       const surfaced = this.#surface(error);
       if (this.#saver !== undefined) {
-        if (surfaced.code === "cancelled") await this.#saver.clear().catch(() => undefined);
+        // A cancelled upload, or a multipart upload aborted after its failure, leaves nothing to resume.
+        const nothingLeft = surfaced.code === "cancelled" || (engine?.kind === "xml-multipart" && engine.checkpoint() === undefined);
+        if (nothingLeft) await this.#saver.clear().catch(() => undefined);
         else await this.#saver.flush();
       }
       throw surfaced;
@@ -395,38 +481,50 @@ class LayerUpload implements Upload {
     }
   }
 
-  #onEvent(event: UploadEvent): void {
+  #onEvent(event: EngineEvent): void {
     switch (event.type) {
       case "session":
-        try {
-          this.#trust.checkSessionUri(event.sessionUri, "Location");
-        } catch (error) {
-          // Thrown on: the driver aborts before any request reaches the session URI.
-          this.#override = error as UploadError;
-          throw error;
+        if (event.sessionUri !== undefined) {
+          try {
+            this.#trust.checkSessionUri(event.sessionUri, "Location");
+          } catch (error) {
+            // Thrown on: the driver aborts before any request reaches the session URI.
+            this.#override = error as UploadError;
+            throw error;
+          }
         }
         this.#saver?.queue(event.checkpoint);
         this.#events.emit("session", { checkpoint: event.checkpoint });
         break;
-      case "progress": {
-        const checkpoint = this.#driver?.checkpoint();
+      case "checkpoint": {
+        const checkpoint = this.#engine?.checkpoint();
         if (checkpoint !== undefined) this.#saver?.queue(checkpoint);
-        this.#events.emit("progress", { bytesSent: event.bytesSent, bytesPersisted: event.bytesPersisted, ...this.#total(this.#driver?.machine) });
+        break;
+      }
+      case "progress": {
+        const checkpoint = this.#engine?.checkpoint();
+        if (checkpoint !== undefined) this.#saver?.queue(checkpoint);
+        this.#events.emit("progress", { bytesSent: event.bytesSent, bytesPersisted: event.bytesPersisted, ...this.#total() });
         break;
       }
       case "retry":
-        this.#events.emit("retry", { attempt: event.attempt, delayMs: event.delayMs, error: this.#surface(event.error) });
+        this.#events.emit("retry", {
+          attempt: event.attempt,
+          delayMs: event.delayMs,
+          error: this.#surface(event.error),
+          ...(event.partNumber === undefined ? {} : { partNumber: event.partNumber }),
+        });
         break;
-      case "resumed":
-        this.#events.emit("resumed", { resumeOffset: event.checkpointOffset, serverOffset: event.serverOffset, md5Skipped: event.md5Skipped });
+      case "resumed": {
+        const { type: _type, ...payload } = event;
+        this.#events.emit("resumed", payload);
         break;
-      default:
-        break;
+      }
     }
   }
 
-  #total(machine: UploadMachine | undefined): { totalBytes?: number } {
-    const total = machine?.totalSize ?? this.#o.totalSize;
+  #total(): { totalBytes?: number } {
+    const total = this.#engine?.totalSize ?? this.#o.totalSize;
     return total === undefined ? {} : { totalBytes: total };
   }
 
@@ -434,7 +532,7 @@ class LayerUpload implements Upload {
   #fail(error: UploadError): void {
     if (this.#override !== undefined) return;
     this.#override = error;
-    this.#driver?.abort(error);
+    this.#engine?.abort(error);
   }
 
   /** The error a caller sees: the layer's own reason first, credentials failures with advice. */

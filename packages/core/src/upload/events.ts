@@ -2,8 +2,8 @@
  * The upload's typed events. Every adapter hands these on (as Node events, as `on()` listeners),
  * so the names and payloads are defined once, here.
  */
-import type { Checkpoint } from "../checkpoint.js";
 import type { UploadError } from "../errors.js";
+import type { UploadCheckpoint } from "./upload-checkpoint.js";
 
 /** Progress as the upload goes. `bytesPersisted` never decreases. */
 export interface UploadProgress {
@@ -23,20 +23,35 @@ export interface UploadRetry {
   readonly delayMs: number;
   /** What went wrong. */
   readonly error: UploadError;
+  /** The part retried alone, for a multipart upload (absent for its control requests and for a resumable session). */
+  readonly partNumber?: number;
 }
 
 /** Every event an upload emits, by name, with its payload. */
 export interface UploadEventMap {
-  /** A session exists (created, adopted or restored): its checkpoint, to resume after a crash. */
-  session: { readonly checkpoint: Checkpoint };
+  /**
+   * A session exists (created, adopted or restored), or a multipart upload was initiated or
+   * restored: its checkpoint, to resume after a crash.
+   */
+  session: { readonly checkpoint: UploadCheckpoint };
   /** Bytes sent or persisted changed. */
   progress: UploadProgress;
   /** A request failed transiently; the upload waits `delayMs`, then asks where it stands. */
   retry: UploadRetry;
   /** The checkpoint store finished saving this checkpoint. */
-  "checkpoint-saved": { readonly checkpoint: Checkpoint };
-  /** A restored or adopted session answered its first status query. */
-  resumed: { readonly resumeOffset: number; readonly serverOffset: number; readonly md5Skipped: boolean };
+  "checkpoint-saved": { readonly checkpoint: UploadCheckpoint };
+  /**
+   * A restored or adopted session answered its first status query (or a restored multipart upload
+   * was listed: `partsKept`/`partsLost` then say how many checkpoint parts GCS still held or had
+   * lost, and `serverOffset` equals `resumeOffset`).
+   */
+  resumed: {
+    readonly resumeOffset: number;
+    readonly serverOffset: number;
+    readonly md5Skipped: boolean;
+    readonly partsKept?: number;
+    readonly partsLost?: number;
+  };
 }
 
 /** An event name. */

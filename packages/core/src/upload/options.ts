@@ -102,6 +102,20 @@ export interface UploadOptions {
   readonly auth?: unknown;
   /** Compress on the fly (JSON API only): the object gets `contentEncoding: gzip`; the CRC32C covers the stored bytes. */
   readonly gzip?: boolean;
+  /**
+   * Parts in flight at once, 1–32: giving it (or `partSize`) sends the object as an XML API
+   * multipart upload instead of a resumable session, so several parts travel at once. Default when
+   * only `partSize` is given: 4. Needs `bucket` + `name`; refused with `sessionUri`, `signedUrl`,
+   * `chunkSize`, `origin`, `checksum: "md5"`, the "not match" preconditions and holds. Memory is at
+   * most `(parallelism + 1) × partSize`.
+   */
+  readonly parallelism?: number;
+  /**
+   * The base part size of a multipart upload, 5 MiB–5 GiB; default 16 MiB. Giving it (or
+   * `parallelism`) picks the multipart upload. For an unknown total the size doubles every 900
+   * parts so any object fits in 10,000 parts; with `totalSize` every part has one size.
+   */
+  readonly partSize?: number;
 }
 
 /** Every option name of {@link UploadOptions}, for the unknown-name check. */
@@ -140,4 +154,6 @@ export const uploadOptionNames: readonly (keyof UploadOptions)[] = [
   "transport",
   "auth",
   "gzip",
+  "parallelism",
+  "partSize",
 ];

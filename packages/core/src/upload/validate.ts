@@ -7,6 +7,9 @@
  */
 import { decodeBase64 } from "../base64.js";
 import { ValidationError } from "../errors.js";
+import { assertMultipartApplicable, wantsMultipart } from "../multipart/applicability.js";
+import { MAX_PARALLELISM } from "../multipart/multipart-options.js";
+import { MAX_PART_SIZE, MIN_PART_SIZE } from "../multipart/part-schedule.js";
 import type { ChecksumMode, GenerationNumber, RetryOptions } from "../options.js";
 import type { AbortSignalLike } from "../transport.js";
 import { isCheckpointStore, type CheckpointStore } from "./checkpoint-store.js";
@@ -53,6 +56,8 @@ export interface ValidatedOptions {
   readonly extraHeaders?: Readonly<Record<string, string>>;
   readonly userAgent?: string;
   readonly gzip: boolean;
+  /** Present when the caller asked for the XML multipart upload (`parallelism` or `partSize`). */
+  readonly multipart?: { readonly parallelism?: number; readonly partSize?: number };
 }
 
 const checksumModes: readonly ChecksumMode[] = ["crc32c", "md5", "both", "none"];
@@ -131,6 +136,27 @@ function text(field: string, value: unknown): string {
 function flag(field: string, value: unknown): boolean {
   if (typeof value !== "boolean") throw new ValidationError(field, `expected true or false, came ${describeValue(value)}`);
   return value;
+}
+
+function integerIn(field: string, value: unknown, min: number, max: number, unit = ""): number {
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw new ValidationError(field, `expected an integer from ${min} to ${max}${unit}, came ${describeValue(value)}`);
+  }
+  return value;
+}
+
+/**
+ * The multipart options, checked: types and ranges first, then what the XML multipart upload
+ * cannot honour (each refusal names the option; nothing is dropped silently).
+ */
+function validateMultipart(o: Record<string, unknown>): ValidatedOptions["multipart"] {
+  if (!wantsMultipart(o)) return undefined;
+  assertMultipartApplicable(o);
+  const parallelism = o.parallelism === undefined ? undefined : integerIn("parallelism", o.parallelism, 1, MAX_PARALLELISM);
+  const partSize = o.partSize === undefined ? undefined : integerIn("partSize", o.partSize, MIN_PART_SIZE, MAX_PART_SIZE, " bytes (5 MiB to 5 GiB)");
+  if (o.chunkSize !== undefined) throw new ValidationError("chunkSize", "a multipart upload (parallelism/partSize) cuts parts of partSize, not chunks: give partSize instead");
+  if (o.origin !== undefined) throw new ValidationError("origin", "origin is sent on a resumable session start (for browser CORS); a multipart upload has no session: drop it, or drop parallelism/partSize");
+  return { ...(parallelism === undefined ? {} : { parallelism }), ...(partSize === undefined ? {} : { partSize }) };
 }
 
 function number(field: string, value: unknown): number {
@@ -306,10 +332,13 @@ export function validateUploadOptions(input: unknown, extraOptions: readonly str
     if (encoding !== undefined && encoding !== "gzip") throw new ValidationError("metadata.contentEncoding", `gzip: true stores gzip; came ${describeValue(encoding)}`);
   }
 
+  const multipart = validateMultipart(o);
+
   return {
     target,
     checksum,
     retry: retry,
+    ...(multipart === undefined ? {} : { multipart }),
     onAbort,
     allowInsecureHttp: given("allowInsecureHttp") ? flag("allowInsecureHttp", o.allowInsecureHttp) : false,
     authOverHttp: given("authOverHttp") ? flag("authOverHttp", o.authOverHttp) : false,

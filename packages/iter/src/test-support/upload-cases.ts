@@ -162,7 +162,7 @@ async function abortedUpload(environment: SuiteEnvironment, onAbort: "cancel" | 
         signal: controller.signal,
         onAbort,
         checkpointStore: store,
-        onSession: ({ checkpoint }) => (session = checkpoint),
+        onSession: ({ checkpoint }) => (session = checkpoint as Checkpoint),
         onProgress: (progress) => {
           if (progress.bytesPersisted >= 2 * CHUNK) controller.abort(new Error("the user pressed stop"));
         },
@@ -252,7 +252,7 @@ const sourceFailureCases: readonly SuiteCase[] = [
           finallyRan = true;
         }
       }
-      const error = (await rejection(upload(source(), options(environment, uniqueName("throws"), { onSession: ({ checkpoint }) => (session = checkpoint) })), "upload")) as UploadError;
+      const error = (await rejection(upload(source(), options(environment, uniqueName("throws"), { onSession: ({ checkpoint }) => (session = checkpoint as Checkpoint) })), "upload")) as UploadError;
       checkEqual([error.code, error.cause === boom], ["cancelled", true], "code and cause");
       check(error.message.includes("the database went away"), error.message);
       check(finallyRan, "the generator's finally ran");
@@ -307,7 +307,7 @@ const sourceFailureCases: readonly SuiteCase[] = [
     async run(environment) {
       let session: Checkpoint | undefined;
       const chunks: unknown[] = [generated(CHUNK + 1, 8), new Int16Array(4)];
-      const error = (await rejection(upload(chunks as Uint8Array[], options(environment, uniqueName("int16"), { onSession: ({ checkpoint }) => (session = checkpoint) })), "upload")) as UploadError;
+      const error = (await rejection(upload(chunks as Uint8Array[], options(environment, uniqueName("int16"), { onSession: ({ checkpoint }) => (session = checkpoint as Checkpoint) })), "upload")) as UploadError;
       checkEqual(error.code, "invalid-argument", "code");
       check(error.message.includes(`chunk #2 (at byte ${CHUNK + 1}) is an Int16Array`), error.message);
       check(session !== undefined, "a session had started");

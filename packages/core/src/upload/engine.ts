@@ -1,0 +1,286 @@
+/**
+ * The one engine surface the upload layer drives, whichever engine the options picked: the
+ * resumable session ({@link UploadDriver} over {@link UploadMachine}) or the XML multipart upload
+ * ({@link MultipartDriver} over {@link MultipartMachine}).
+ *
+ * Rules:
+ * - `LayerUpload` talks to a {@link LayerEngine} only, so the trust rules, the checkpoint store,
+ *   the abort policy and the typed events are written once for every engine.
+ * - Each engine's events are translated here into {@link EngineEvent}s, the layer's vocabulary: a
+ *   `session` (with the URI to check, for the resumable engine), `progress`, `checkpoint` (the
+ *   checkpoint grew without progress being reported, e.g. a part's ETag arrived), `retry` and
+ *   `resumed`. Events the layer has no use for are dropped here, not there.
+ * - A listener that throws aborts the upload with that error as the cause (the drivers' rule).
+ */
+import type { Clock } from "../clock.js";
+import { UploadDriver } from "../driver.js";
+import type { UploadError } from "../errors.js";
+import type { UploadMachine, UploadEvent } from "../machine.js";
+import { MultipartDriver } from "../multipart/multipart-driver.js";
+import type { MultipartEvent, MultipartMachine } from "../multipart/multipart-machine.js";
+import type { ObjectResource } from "../protocol.js";
+import type { Transport } from "../transport.js";
+import type { UploadCheckpoint } from "./upload-checkpoint.js";
+
+/** What an engine tells the layer, in the layer's words. */
+export type EngineEvent =
+  /** An upload exists server-side; `sessionUri` is set when the engine got it from the server (to be checked by the trust rules). */
+  | { readonly type: "session"; readonly checkpoint: UploadCheckpoint; readonly sessionUri?: string }
+  /** Bytes sent or persisted changed. */
+  | { readonly type: "progress"; readonly bytesSent: number; readonly bytesPersisted: number }
+  /** The checkpoint changed without a progress report (save it, coalesced). */
+  | { readonly type: "checkpoint" }
+  /** A request failed transiently and is retried after `delayMs` (`partNumber`: only that part). */
+  | { readonly type: "retry"; readonly attempt: number; readonly delayMs: number; readonly error: UploadError; readonly partNumber?: number }
+  /** A restored upload learned where the server stands. */
+  | {
+      readonly type: "resumed";
+      readonly resumeOffset: number;
+      readonly serverOffset: number;
+      readonly md5Skipped: boolean;
+      readonly partsKept?: number;
+      readonly partsLost?: number;
+    };
+
+/** The surface both engines present to the layer. */
+export interface LayerEngine {
+  /** Which engine this is. */
+  readonly kind: "resumable" | "xml-multipart";
+  /** Resolves with the verified object; rejects with the error that ended the upload. Marked handled. */
+  readonly done: Promise<ObjectResource>;
+  /** Hands bytes on; resolves when more are wanted. */
+  write(bytes: Uint8Array): Promise<void>;
+  /** Ends the data; resolves with the verified object. */
+  end(): Promise<ObjectResource>;
+  /** Cancels (deletes the session / aborts the multipart upload); resolves once finished. Never rejects. */
+  cancel(): Promise<void>;
+  /** Stops at once, keeping what exists server-side for a resume. */
+  abort(reason?: unknown): void;
+  /** The checkpoint to resume from, or `undefined` when there is nothing to resume. */
+  checkpoint(): UploadCheckpoint | undefined;
+  /** The offset the source must start at. */
+  readonly resumeOffset: number;
+  /** True while another write is welcome without growing memory. */
+  readonly wantsData: boolean;
+  /** Bytes held in memory, not yet confirmed by GCS. */
+  readonly bytesBuffered: number;
+  /** Highest stream offset handed to the transport (bytes of parts sent, for multipart). */
+  readonly bytesSent: number;
+  /** Bytes GCS confirmed. */
+  readonly bytesPersisted: number;
+  /** The total once known (declared, or the source ended). */
+  readonly totalSize: number | undefined;
+  /** The verified object, once the engine ended done (also after a cancel that found it committed). */
+  readonly object: ObjectResource | undefined;
+  /** True once the engine ended cancelled. */
+  readonly cancelled: boolean;
+}
+
+/** What an engine runs on, from the layer. */
+export interface EngineHooks {
+  /** The transport, already behind the trust rules' guard. */
+  readonly transport: Transport;
+  /** Time and timers. */
+  readonly clock: Clock;
+  /** Receives every translated event. If it throws, the upload is aborted with that error. */
+  readonly onEvent: (event: EngineEvent) => void;
+  /** Whether a request to `url` may carry credentials (the trust rules). */
+  readonly credentialsFor: (url: string) => boolean;
+}
+
+/** The resumable session engine behind the layer's surface. */
+export class ResumableEngine implements LayerEngine {
+  readonly kind = "resumable";
+  readonly done: Promise<ObjectResource>;
+  readonly #machine: UploadMachine;
+  readonly #driver: UploadDriver;
+
+  /** Starts driving `machine` (on the next microtask). */
+  constructor(machine: UploadMachine, hooks: EngineHooks) {
+    this.#machine = machine;
+    this.#driver = new UploadDriver({
+      machine,
+      transport: hooks.transport,
+      clock: hooks.clock,
+      onEvent: (event) => {
+        const translated = translateResumable(event);
+        if (translated !== undefined) hooks.onEvent(translated);
+      },
+      credentialsFor: (request) => hooks.credentialsFor(request.url),
+    });
+    this.done = this.#driver.done;
+  }
+
+  /** See {@link LayerEngine.write}. */
+  write(bytes: Uint8Array): Promise<void> {
+    return this.#driver.write(bytes);
+  }
+
+  /** See {@link LayerEngine.end}. */
+  end(): Promise<ObjectResource> {
+    return this.#driver.end();
+  }
+
+  /** See {@link LayerEngine.cancel}. */
+  cancel(): Promise<void> {
+    return this.#driver.cancel();
+  }
+
+  /** See {@link LayerEngine.abort}. */
+  abort(reason?: unknown): void {
+    this.#driver.abort(reason);
+  }
+
+  /** See {@link LayerEngine.checkpoint}. */
+  checkpoint(): UploadCheckpoint | undefined {
+    return this.#driver.checkpoint();
+  }
+
+  get resumeOffset(): number {
+    return this.#machine.resumeOffset;
+  }
+
+  get wantsData(): boolean {
+    return this.#machine.wantsData;
+  }
+
+  get bytesBuffered(): number {
+    return this.#machine.bytesBuffered;
+  }
+
+  get bytesSent(): number {
+    return this.#machine.bytesSent;
+  }
+
+  get bytesPersisted(): number {
+    return this.#machine.bytesPersisted;
+  }
+
+  get totalSize(): number | undefined {
+    return this.#machine.totalSize;
+  }
+
+  get object(): ObjectResource | undefined {
+    return this.#machine.state === "done" ? this.#machine.object : undefined;
+  }
+
+  get cancelled(): boolean {
+    return this.#machine.state === "cancelled";
+  }
+}
+
+function translateResumable(event: UploadEvent): EngineEvent | undefined {
+  switch (event.type) {
+    case "session":
+      return { type: "session", checkpoint: event.checkpoint, sessionUri: event.sessionUri };
+    case "progress":
+      return { type: "progress", bytesSent: event.bytesSent, bytesPersisted: event.bytesPersisted };
+    case "retry":
+      return { type: "retry", attempt: event.attempt, delayMs: event.delayMs, error: event.error };
+    case "resumed":
+      return { type: "resumed", resumeOffset: event.checkpointOffset, serverOffset: event.serverOffset, md5Skipped: event.md5Skipped };
+    default:
+      return undefined;
+  }
+}
+
+/** The XML multipart engine behind the layer's surface. */
+export class MultipartEngine implements LayerEngine {
+  readonly kind = "xml-multipart";
+  readonly done: Promise<ObjectResource>;
+  readonly #machine: MultipartMachine;
+  readonly #driver: MultipartDriver;
+
+  /** Starts driving `machine` (on the next microtask). */
+  constructor(machine: MultipartMachine, hooks: EngineHooks) {
+    this.#machine = machine;
+    this.#driver = new MultipartDriver({
+      machine,
+      transport: hooks.transport,
+      clock: hooks.clock,
+      onEvent: (event) => {
+        const translated = translateMultipart(event);
+        if (translated !== undefined) hooks.onEvent(translated);
+      },
+      credentialsFor: (request) => hooks.credentialsFor(request.url),
+    });
+    this.done = this.#driver.done;
+  }
+
+  /** See {@link LayerEngine.write}. */
+  write(bytes: Uint8Array): Promise<void> {
+    return this.#driver.write(bytes);
+  }
+
+  /** See {@link LayerEngine.end}. */
+  end(): Promise<ObjectResource> {
+    return this.#driver.end();
+  }
+
+  /** See {@link LayerEngine.cancel}. */
+  cancel(): Promise<void> {
+    return this.#driver.cancel();
+  }
+
+  /** See {@link LayerEngine.abort}. */
+  abort(reason?: unknown): void {
+    this.#driver.abort(reason);
+  }
+
+  /** See {@link LayerEngine.checkpoint}. */
+  checkpoint(): UploadCheckpoint | undefined {
+    return this.#driver.checkpoint();
+  }
+
+  get resumeOffset(): number {
+    return this.#machine.resumeOffset;
+  }
+
+  get wantsData(): boolean {
+    return this.#machine.wantsData;
+  }
+
+  get bytesBuffered(): number {
+    return this.#machine.bytesBuffered;
+  }
+
+  get bytesSent(): number {
+    return this.#machine.bytesSent;
+  }
+
+  get bytesPersisted(): number {
+    return this.#machine.bytesPersisted;
+  }
+
+  get totalSize(): number | undefined {
+    return this.#machine.totalSize;
+  }
+
+  get object(): ObjectResource | undefined {
+    return this.#machine.phase === "done" ? this.#machine.object : undefined;
+  }
+
+  get cancelled(): boolean {
+    return this.#machine.phase === "cancelled";
+  }
+}
+
+function translateMultipart(event: MultipartEvent): EngineEvent | undefined {
+  switch (event.type) {
+    case "session":
+      // The upload id travels in URLs the engine builds on the endpoint's origin: nothing to check.
+      return { type: "session", checkpoint: event.checkpoint };
+    case "part":
+      return { type: "checkpoint" };
+    case "progress":
+      return { type: "progress", bytesSent: event.bytesSent, bytesPersisted: event.bytesPersisted };
+    case "retry":
+      return { type: "retry", attempt: event.attempt, delayMs: event.delayMs, error: event.error, ...(event.partNumber === undefined ? {} : { partNumber: event.partNumber }) };
+    case "resumed":
+      // Parts are checksummed from the replayed source, so MD5 (per part) is never skipped; the
+      // server holds, from byte 0, exactly the prefix the source resumes after.
+      return { type: "resumed", resumeOffset: event.resumeOffset, serverOffset: event.resumeOffset, md5Skipped: false, partsKept: event.partsKept, partsLost: event.partsLost };
+    default:
+      return undefined;
+  }
+}
