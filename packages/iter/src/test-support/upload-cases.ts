@@ -500,4 +500,56 @@ const skipCases: readonly SuiteCase[] = [
 ];
 
 /** Every upload case, in order. */
-export const uploadCases: readonly SuiteCase[] = [...shapeCases, ...optionCases, ...faultCases, ...abortCases, ...sourceFailureCases, ...pullCases, ...resumeCases, ...skipCases];
+/** Options for a multipart upload (`parallelism`, 5 MiB parts): the base ones without `chunkSize`, which multipart refuses. */
+function multipartOptions(environment: SuiteEnvironment, name: string, extra: Partial<IterUploadOptions> = {}): IterUploadOptions {
+  const { chunkSize: _chunkSize, ...base } = options(environment, name);
+  return { ...base, parallelism: 3, partSize: 5 * MiB, ...extra };
+}
+
+const multipartCases: readonly SuiteCase[] = [
+  {
+    name: "multipart: parallelism 3 uploads an async iterable byte for byte; a part is retried alone after a 503",
+    async run(environment) {
+      const data = generated(3 * 5 * MiB + 11, 31);
+      const name = uniqueName("multipart");
+      const headers = await faultHeaders(environment.emulatorUrl, ["mp-part#2:return-503"]);
+      const retried: (number | undefined)[] = [];
+      const object = await upload(asyncPieces(data, 300_000), multipartOptions(environment, name, { extraHeaders: headers, onRetry: ({ partNumber }) => retried.push(partNumber) }));
+      await expectStored(environment, name, object, data);
+      checkEqual(retried.length, 1, "retries");
+      check(retried[0] !== undefined, "the retry names its part");
+      check((await faultStatus(environment.emulatorUrl, headers)).completed, "the part fault was used");
+    },
+  },
+  {
+    name: "multipart: skipPersisted skips a multipart checkpoint's completed parts after checking their CRC32C; the resumed upload is whole",
+    async run(environment) {
+      const data = generated(3 * 5 * MiB + 9, 32);
+      const name = uniqueName("multipart-resume");
+      const store = new MemoryCheckpointStore();
+      const controller = new AbortController();
+      const first = upload(
+        asyncPieces(data, 256 * KiB),
+        multipartOptions(environment, name, {
+          parallelism: 2,
+          onAbort: "keep",
+          checkpointStore: store,
+          signal: controller.signal,
+          onCheckpointSaved: ({ checkpoint }) => {
+            if (checkpoint.kind === "xml-multipart" && checkpoint.parts.length > 0) controller.abort(new Error("stop"));
+          },
+        }),
+      );
+      checkEqual(((await rejection(first, "first upload")) as UploadError).code, "aborted", "the first upload's code");
+      const checkpoint = await store.load();
+      checkEqual((checkpoint as { kind?: string }).kind, "xml-multipart", "the saved checkpoint's kind");
+      const wrong = generated(data.byteLength, 33);
+      checkEqual(((await rejection(skipPersisted(asyncPieces(wrong, 100_000), checkpoint), "skipPersisted of another source")) as UploadError).code, "invalid-checkpoint", "another source");
+      const rest = await skipPersisted(asyncPieces(data, 100_000), checkpoint);
+      const object = await upload(rest, multipartOptions(environment, name, { parallelism: 2, checkpoint }));
+      await expectStored(environment, name, object, data);
+    },
+  },
+];
+
+export const uploadCases: readonly SuiteCase[] = [...shapeCases, ...optionCases, ...faultCases, ...abortCases, ...sourceFailureCases, ...pullCases, ...resumeCases, ...skipCases, ...multipartCases];

@@ -25,6 +25,12 @@ export function baseOptions(environment: SuiteEnvironment, extra: Partial<Upload
   };
 }
 
+/** Options for a multipart upload (`parallelism`, 5 MiB parts): the base ones without `chunkSize`, which multipart refuses. */
+function multipartOptions(environment: SuiteEnvironment, extra: Partial<UploadStreamOptions> = {}): UploadStreamOptions {
+  const { chunkSize: _chunkSize, ...options } = baseOptions(environment);
+  return { ...options, parallelism: 3, partSize: 5 * MIB, ...extra };
+}
+
 /** Rejects unless `promise` rejects with an UploadError (or subclass) of `code`. */
 async function expectUploadError(promise: Promise<unknown>, code: string, what: string): Promise<UploadError> {
   const outcome = await promise.then(
@@ -90,6 +96,47 @@ export const uploadCases: readonly SuiteCase[] = [
       await uploadAndCompare(environment, 3 * MIB + 5, 7, { chunkSize: 512 * KIB, idleTimeoutMs: 500, extraHeaders: { "x-retry-test-id": id } });
       const left = await faultStatus(environment.emulatorUrl, id);
       check(left.completed || Object.values(left.instructions).every((list) => list.length === 0), `faults not all used: ${JSON.stringify(left.instructions)}`);
+    },
+  },
+  {
+    name: "upload stream: parallelism 3 (XML multipart, 5 MiB parts) arrives byte for byte, a part retried alone after a 503 and a reset",
+    async run(environment) {
+      const size = 3 * 5 * MIB + 77;
+      const id = await registerFaults(environment.emulatorUrl, ["mp-part#2:return-503", "mp-part#3:return-reset-connection"]);
+      const options = multipartOptions(environment, { extraHeaders: { "x-retry-test-id": id } });
+      const upload = createUploadStream(options);
+      const retried: (number | undefined)[] = [];
+      upload.on("retry", ({ partNumber }) => retried.push(partNumber));
+      await generatedStream(size, 21).stream.pipeTo(upload);
+      const object = await upload.done;
+      check(object.size === String(size), `object size ${object.size}, expected ${size}`);
+      assertSameBytes(await objectBytes(environment.emulatorUrl, environment.bucket, options["name"] as string), generated(size, 21), "stored object");
+      check(retried.length === 2 && retried.every((n) => n !== undefined), `retries by part: ${JSON.stringify(retried)}`);
+      check((await faultStatus(environment.emulatorUrl, id)).completed, "the part faults were not all used");
+    },
+  },
+  {
+    name: "upload stream: parallelism with onAbort keep saves a multipart checkpoint; a new stream resumes it and the object is whole",
+    async run(environment) {
+      const size = 3 * 5 * MIB + 5;
+      const store = new MemoryCheckpointStore();
+      const options = multipartOptions(environment, { onAbort: "keep", checkpointStore: store, parallelism: 2 });
+      const first = createUploadStream(options);
+      const saved = new Promise<void>((resolve) => first.on("checkpoint-saved", ({ checkpoint }) => checkpoint.kind === "xml-multipart" && checkpoint.parts.length > 0 && resolve()));
+      const writer = await writeSome(first, size, 22, 2 * 5 * MIB);
+      await saved;
+      await writer.abort(new Error("page closing"));
+      const outcome = await first.aborted;
+      check(outcome.outcome === "kept" && outcome.checkpoint?.kind === "xml-multipart", `abort outcome ${outcome.outcome}, checkpoint kind ${outcome.outcome === "kept" ? String(outcome.checkpoint?.kind) : "-"}`);
+      const checkpoint = await store.load();
+      const second = createUploadStream({ ...options, checkpoint });
+      const offset = second.resumeOffset;
+      check(offset > 0 && offset % (5 * MIB) === 0, `resume offset ${offset}`);
+      await new Blob([generated(size, 22).subarray(offset)]).stream().pipeTo(second);
+      const object = await second.done;
+      check(object.size === String(size), `resumed object size ${object.size}`);
+      assertSameBytes(await objectBytes(environment.emulatorUrl, environment.bucket, options["name"] as string), generated(size, 22), "resumed object");
+      check((await store.load()) === undefined, "the checkpoint store was not cleared after the upload finished");
     },
   },
   {
