@@ -99,10 +99,12 @@ export const uploadCases: readonly SuiteCase[] = [
     },
   },
   {
-    name: "upload stream: parallelism 3 (XML multipart, 5 MiB parts) arrives byte for byte, a part retried alone after a 503 and a reset",
+    name: "upload stream: parallelism 3 (XML multipart, 5 MiB parts) arrives byte for byte, parts retried alone after a 503 and a 500",
     async run(environment) {
       const size = 3 * 5 * MIB + 77;
-      const id = await registerFaults(environment.emulatorUrl, ["mp-part#2:return-503", "mp-part#3:return-reset-connection"]);
+      const id = await registerFaults(environment.emulatorUrl, // Not a reset: Chromium silently resends a request whose reused connection was reset, so the
+      // client would never see it (the Node suites cover resets).
+      ["mp-part#2:return-503", "mp-part#3:return-500"]);
       const options = multipartOptions(environment, { extraHeaders: { "x-retry-test-id": id } });
       const upload = createUploadStream(options);
       const retried: (number | undefined)[] = [];
