@@ -10,6 +10,11 @@ import { bucketNameProblem, objectNameProblem } from "@resumable-gcs/core";
 /** 256 KiB: GCS accepts non-final chunks only in multiples of this. */
 const CHUNK_GRANULARITY = 262_144;
 
+/** The XML multipart upload's limits (core's, restated for messages that name the flag). */
+const MIN_PART = 5 * 1024 * 1024;
+const MAX_PART = 5 * 1024 * 1024 * 1024;
+const MAX_PARALLEL = 32;
+
 /**
  * A command line that cannot be run as given: reported as code `invalid-argument`, exit code 2, before
  * anything is sent.
@@ -35,6 +40,10 @@ export interface CliArgs {
   readonly name: string;
   /** Bytes per request, a multiple of 256 KiB; `undefined` keeps the library's default (8 MiB). */
   readonly chunkSize: number | undefined;
+  /** `--parallel N`: parts in flight of an XML multipart upload (1–32); `undefined` for a resumable session. */
+  readonly parallelism: number | undefined;
+  /** `--part-size SIZE`: the multipart upload's part size (5 MiB–5 GiB); `undefined` keeps the library's 16 MiB. */
+  readonly partSize: number | undefined;
   /** Object content type. */
   readonly contentType: string | undefined;
   /** Custom metadata from repeated `--metadata k=v`. */
@@ -120,6 +129,8 @@ function parseEndpoint(text: string): string {
 
 const OPTIONS = {
   "chunk-size": { type: "string" },
+  parallel: { type: "string" },
+  "part-size": { type: "string" },
   "content-type": { type: "string" },
   metadata: { type: "string", multiple: true },
   "if-generation-match": { type: "string" },
@@ -159,6 +170,8 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
     bucket: "",
     name: "",
     chunkSize: undefined,
+    parallelism: undefined,
+    partSize: undefined,
     contentType: undefined,
     metadata: {},
     ifGenerationMatch: undefined,
@@ -211,6 +224,22 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
     }
   }
 
+  let parallelism: number | undefined;
+  if (values.parallel !== undefined) {
+    parallelism = Number(values.parallel);
+    if (!/^\d+$/.test(values.parallel) || parallelism < 1 || parallelism > MAX_PARALLEL) {
+      throw new UsageError(`--parallel takes the number of parts in flight, a whole number from 1 to ${MAX_PARALLEL}, got ${JSON.stringify(values.parallel)}`);
+    }
+  }
+  let partSize: number | undefined;
+  if (values["part-size"] !== undefined) {
+    partSize = parseSize(values["part-size"]);
+    if (partSize < MIN_PART || partSize > MAX_PART) throw new UsageError(`--part-size must be from 5MiB to 5GiB (GCS's part limits), got ${partSize} bytes`);
+  }
+  if ((parallelism !== undefined || partSize !== undefined) && chunkSize !== undefined) {
+    throw new UsageError("--chunk-size is for a resumable session; a parallel upload (--parallel/--part-size) cuts parts of --part-size instead");
+  }
+
   const metadata: Record<string, string> = {};
   for (const pair of values.metadata ?? []) {
     const eq = pair.indexOf("=");
@@ -251,6 +280,8 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
     bucket,
     name,
     chunkSize,
+    parallelism,
+    partSize,
     contentType: values["content-type"],
     metadata,
     ifGenerationMatch,
@@ -272,10 +303,16 @@ export const HELP = `Usage: gcs-upload [options] <FILE|-> gs://BUCKET/OBJECT
        gcs-upload --finalize STATE_FILE
 
 Stream a file or stdin into a Google Cloud Storage object over the resumable-upload
-protocol: constant memory, retries with backoff, end-to-end CRC32C check.
+protocol (or, with --parallel, the XML API multipart upload): constant memory, retries
+with backoff, end-to-end CRC32C check.
 
 Options:
   --chunk-size SIZE           bytes per request, a multiple of 256KiB (default 8MiB)
+  --parallel N                send N parts at once (1-32) as an XML API multipart upload instead of
+                              one chunk after another: faster over long round trips; memory is about
+                              (N + 1) x the part size; each part is retried alone
+  --part-size SIZE            part size of a parallel upload, 5MiB to 5GiB (default 16MiB); alone it
+                              means --parallel 4
   --content-type TYPE         the object's Content-Type
   --metadata KEY=VALUE        custom metadata (repeatable)
   --if-generation-match N     only write if the live generation is N (0: only if absent)
@@ -283,7 +320,10 @@ Options:
   --resume STATE_FILE         save the session there; rerun with the same file to continue
                               (a file is reopened at the saved offset; stdin: pipe the same data again,
                               its first bytes are checked against the saved CRC32C and skipped)
+                              (with --parallel the state file holds the multipart upload: rerun
+                              with the same --parallel/--part-size to continue it)
   --finalize STATE_FILE       commit the bytes the saved session already holds as the object, and stop
+                              (a resumable session only, not a parallel upload)
   --gzip                      compress on the fly; the object gets Content-Encoding: gzip
   --endpoint URL              API endpoint (default: $STORAGE_EMULATOR_HOST, else GCS)
   --local                     upload into an embedded in-memory emulator (no credentials)
@@ -298,6 +338,7 @@ Examples:
   some-command | gcs-upload - gs://my-bucket/logs/build.txt
   gcs-upload --resume backup.state backup.tar gs://my-bucket/backups/backup.tar
   gcs-upload --chunk-size 32MiB --content-type application/gzip data.gz gs://b/data.gz
+  gcs-upload --parallel 8 --part-size 32MiB --resume big.state big.iso gs://my-bucket/big.iso
   echo hello | gcs-upload --local - gs://scratch/hello.txt
   make 2>&1 | gcs-upload --gzip --resume log.state - gs://my-bucket/logs/build.txt.gz
   gcs-upload --finalize log.state     # the job died: keep what GCS already holds

@@ -14,7 +14,7 @@ import { Transform, type Readable, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
 import { crc32c } from "@node-rs/crc32";
-import { parseCheckpoint } from "@resumable-gcs/core";
+import { isMultipartCheckpoint, parseUploadCheckpoint, resumePointOf, type UploadCheckpoint } from "@resumable-gcs/core";
 import { startEmulator, type Emulator } from "@resumable-gcs/emulator";
 import {
   FileCheckpointStore,
@@ -125,10 +125,41 @@ class Tap extends Transform {
   }
 }
 
-/** The saved session's offset and CRC32C, from either checkpoint version. */
+/**
+ * Where the saved upload resumes and the CRC32C of what comes before: a session's offset (either
+ * checkpoint version), or a multipart upload's completed parts from part 1 (their CRC32Cs combined).
+ */
 function savedPosition(checkpoint: unknown): { offset: number; crc32c: number | undefined } {
-  const saved = checkpoint as { resumeOffset?: number; persisted?: number; crc32c?: number };
-  return { offset: saved.resumeOffset ?? saved.persisted ?? 0, crc32c: saved.crc32c };
+  const { resumeOffset, crc32c } = resumePointOf(parseUploadCheckpoint(checkpoint));
+  return { offset: resumeOffset, crc32c };
+}
+
+/** True when the command line asks for a parallel (XML multipart) upload. */
+function wantsParallel(args: CliArgs): boolean {
+  return args.parallelism !== undefined || args.partSize !== undefined;
+}
+
+/**
+ * A state file resumes only the kind of upload that wrote it: say which flags continue it rather than
+ * let the library refuse the combination with a message about options the user never wrote.
+ */
+function checkStateKind(args: CliArgs, checkpoint: unknown): void {
+  if (checkpoint === undefined) return;
+  const multipart = isMultipartCheckpoint(checkpoint as UploadCheckpoint);
+  if (multipart && !wantsParallel(args)) {
+    throw new CliError(
+      "invalid-argument",
+      `state file ${args.resume} holds a parallel (XML multipart) upload: rerun with --parallel (and the same --part-size) to continue it, or delete the state file to start over`,
+      2,
+    );
+  }
+  if (!multipart && wantsParallel(args)) {
+    throw new CliError(
+      "invalid-argument",
+      `state file ${args.resume} holds a resumable session, which a parallel upload cannot continue: rerun without --parallel/--part-size to continue it, or delete the state file to start over`,
+      2,
+    );
+  }
 }
 
 /** Refuses a state path that cannot be read and written, before anything is sent. */
@@ -163,7 +194,7 @@ async function loadCheckpoint(store: FileCheckpointStore): Promise<unknown> {
   }
   if (value === undefined) return undefined;
   try {
-    parseCheckpoint(value);
+    parseUploadCheckpoint(value);
   } catch (error) {
     throw new CliError("invalid-checkpoint", `state file ${store.path}: ${errorMessage(error)}`, 2);
   }
@@ -233,6 +264,13 @@ async function runFinalize(args: CliArgs, io: CliIo, say: (line: string) => void
     await checkStatePath(path);
     const checkpoint = await loadCheckpoint(store);
     if (checkpoint === undefined) throw new CliError("invalid-argument", `state file ${path} does not exist`, 2);
+    if (isMultipartCheckpoint(checkpoint as UploadCheckpoint)) {
+      throw new CliError(
+        "invalid-argument",
+        `state file ${path} holds a parallel (XML multipart) upload, not a session: --finalize commits a resumable session only; rerun the upload with --resume ${path} --parallel N to finish it`,
+        2,
+      );
+    }
     const result = await finalizeSession({
       checkpoint,
       env: io.env,
@@ -289,6 +327,7 @@ async function runUpload(
   const store = args.resume === undefined ? undefined : new FileCheckpointStore(args.resume);
   if (args.resume !== undefined) await checkStatePath(args.resume);
   let checkpoint: unknown = store === undefined ? undefined : await loadCheckpoint(store);
+  checkStateKind(args, checkpoint);
 
   let emulator: Emulator | undefined;
   let apiEndpoint = args.endpoint;
@@ -398,6 +437,8 @@ function uploadOptions(args: CliArgs, io: CliIo, attempt: Attempt): NodeUploadOp
     ...(Object.keys(objectMetadata).length === 0 ? {} : { metadata: objectMetadata }),
     ...(args.ifGenerationMatch === undefined ? {} : { ifGenerationMatch: args.ifGenerationMatch }),
     ...(args.chunkSize === undefined ? {} : { chunkSize: args.chunkSize }),
+    ...(args.parallelism === undefined ? {} : { parallelism: args.parallelism }),
+    ...(args.partSize === undefined ? {} : { partSize: args.partSize }),
     ...(totalSize === undefined ? {} : { totalSize }),
     ...(Object.keys(attempt.extraHeaders).length === 0 ? {} : { extraHeaders: { ...attempt.extraHeaders } }),
     checksum: args.checksum,
@@ -514,7 +555,7 @@ async function uploadOnce(args: CliArgs, io: CliIo, say: (line: string) => void,
     if (committed === undefined) {
       const saved = upload.checkpoint();
       let persisted = saved === undefined ? 0 : savedPosition(saved).offset;
-      if (args.resume !== undefined && saved !== undefined) {
+      if (args.resume !== undefined && saved !== undefined && !isMultipartCheckpoint(saved)) {
         // The interrupt may have cut the answer to a final request GCS committed: ask the kept session
         // (one query, changing nothing) so what is said is what the bucket holds.
         const status = await sessionStatus({
@@ -540,7 +581,7 @@ async function uploadOnce(args: CliArgs, io: CliIo, say: (line: string) => void,
       if (args.resume !== undefined) {
         return {
           kind: "done",
-          exit: failLine(args, io, say, "interrupted", `upload stopped at ${formatBytes(persisted)} persisted; the session is kept in ${args.resume}`,
+          exit: failLine(args, io, say, "interrupted", `upload stopped at ${formatBytes(persisted)} persisted; the ${wantsParallel(args) ? "multipart upload" : "session"} is kept in ${args.resume}`,
             attempt.fromStdin ? "pipe the same data again with the same --resume to continue (its first bytes are checked and skipped)" : "run the same command again to continue"),
         };
       }
