@@ -15,9 +15,12 @@
  *  4. Verification against the final object: every digest asked for must be present in the object
  *     in a usable form (base64 of 4 or 16 bytes), or the upload is `checksum-unverifiable`; a
  *     present digest that differs is `checksum-mismatch`.
+ *  5. A view's CRC32C may come precomputed (`absorb`'s `crc32cs`, taken when the bytes were
+ *     written): the running CRC32C then absorbs it by combination, without reading the bytes again.
  */
 import { decodeBase64, encodeBase64 } from "./base64.js";
 import type { Checksum, Crc32cChecksum } from "./checksum.js";
+import { crc32cCombine } from "./crc32c-combine.js";
 
 /** The implementations the ledger runs (the ones the options asked for). */
 export interface LedgerDigests {
@@ -54,7 +57,8 @@ const VERIFIED: Verification = { ok: true };
 
 /** The running CRC32C and MD5 of one upload (see the module header). */
 export class ChecksumLedger {
-  readonly #crc32c: Crc32cChecksum | undefined;
+  readonly #newCrc32c: ((initial?: number) => Crc32cChecksum) | undefined;
+  #crc32c: Crc32cChecksum | undefined;
   readonly #md5: Checksum | undefined;
   readonly #md5Skipped: boolean;
 
@@ -63,6 +67,7 @@ export class ChecksumLedger {
    * @param start - the offset (and CRC32C) the ledger continues from.
    */
   constructor(digests: LedgerDigests, start: LedgerStart = { offset: 0 }) {
+    this.#newCrc32c = digests.crc32c;
     this.#crc32c = digests.crc32c?.(start.crc32c ?? 0);
     // MD5 must see every byte from 0 in this process (rule 3).
     this.#md5 = start.offset === 0 ? digests.md5?.() : undefined;
@@ -84,12 +89,29 @@ export class ChecksumLedger {
     return this.#crc32c !== undefined || this.#md5 !== undefined;
   }
 
-  /** Feeds acknowledged bytes, in stream order (rule 1). */
-  absorb(views: readonly Uint8Array[]): void {
-    const crc32c = this.#crc32c;
+  /** True when the ledger runs a CRC32C (and so can use precomputed ones, rule 5). */
+  get crc32cActive(): boolean {
+    return this.#crc32c !== undefined;
+  }
+
+  /** A fresh CRC32C over nothing, to precompute a view's (rule 5); `undefined` when CRC32C is not in use. */
+  newCrc32c(): Crc32cChecksum | undefined {
+    return this.#newCrc32c?.(0);
+  }
+
+  /**
+   * Feeds acknowledged bytes, in stream order (rule 1).
+   *
+   * @param views - the bytes.
+   * @param crc32cs - for each view, its CRC32C when already known (rule 5), else `undefined`.
+   */
+  absorb(views: readonly Uint8Array[], crc32cs?: readonly (number | undefined)[]): void {
     const md5 = this.#md5;
-    for (const view of views) {
-      crc32c?.update(view);
+    for (let i = 0; i < views.length; i++) {
+      const view = views[i]!;
+      const known = crc32cs?.[i];
+      if (known !== undefined && this.#crc32c !== undefined) this.#crc32c = this.#newCrc32c!(crc32cCombine(this.#crc32c.value(), known, view.length));
+      else this.#crc32c?.update(view);
       md5?.update(view);
     }
   }

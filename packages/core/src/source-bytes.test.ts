@@ -101,4 +101,63 @@ describe("SourceBytes", () => {
     known.write(new Uint8Array(CHUNK), false);
     expect(known.wantsMore(undefined)).toBe(false);
   });
+
+  it("rule 5: a write's CRC32C is taken when it is written and combined in when released, not read again", () => {
+    const content = bytesOf(3 * CHUNK + 5000);
+    let reads = 0;
+    const counting = {
+      crc32c: (initial?: number) => {
+        const inner = nodeChecksums.crc32c!(initial);
+        return {
+          update: (view: Uint8Array) => {
+            reads += view.length;
+            inner.update(view);
+          },
+          value: () => inner.value(),
+          digest: () => inner.digest(),
+          clone: () => inner.clone(),
+        };
+      },
+    };
+    const b = new SourceBytes({ chunkSize: CHUNK, declaredTotal: undefined, digests: counting });
+    // Writes that do not fall on chunk boundaries: the released prefix of one is read, the rest not.
+    const cuts = [0, 100_000, 300_000, 2 * CHUNK + 7, content.length];
+    for (let i = 0; i + 1 < cuts.length; i++) b.write(content.subarray(cuts[i], cuts[i + 1]), false);
+    expect(reads).toBe(content.length); // each byte once, at write time
+    b.markSent(CHUNK);
+    b.acknowledge(CHUNK); // the first write whole, and a prefix of the second
+    expect(b.ledger.crc32cValue).toBe(crc32c(content.subarray(0, CHUNK)));
+    expect(reads).toBe(content.length + (CHUNK - 100_000));
+    b.markSent(2 * CHUNK + 7);
+    b.acknowledge(2 * CHUNK + 7); // the second's remainder (derived) and the third whole: no reads
+    expect(reads).toBe(content.length + (CHUNK - 100_000));
+    expect(b.ledger.crc32cValue).toBe(crc32c(content.subarray(0, 2 * CHUNK + 7)));
+    b.end();
+    b.markSent(content.length);
+    b.acknowledge(content.length);
+    expect(b.ledger.crc32cValue).toBe(crc32c(content));
+  });
+
+  it("rule 5 with MD5 too, and after a restore where the server is ahead (those bytes are read once, at once)", () => {
+    const content = bytesOf(2 * CHUNK + 10);
+    const both = new SourceBytes({ chunkSize: CHUNK, declaredTotal: undefined, digests: { crc32c: nodeChecksums.crc32c!, md5: nodeChecksums.md5! } });
+    both.write(content.subarray(0, 1000), false);
+    both.write(content.subarray(1000), false);
+    both.markSent(CHUNK);
+    both.acknowledge(CHUNK);
+    both.end();
+    expect(Buffer.from(both.finalizeDigest(both.tail()).crc32c!).readUInt32BE()).toBe(crc32c(content));
+    const restored = bytes(undefined, { offset: CHUNK, crc32c: crc32c(content.subarray(0, CHUNK)) });
+    restored.markSent(2 * CHUNK);
+    restored.acknowledge(2 * CHUNK); // the server holds a chunk the source has not replayed yet
+    restored.write(content.subarray(CHUNK, CHUNK + 100), false); // below it: absorbed at once
+    restored.write(content.subarray(CHUNK + 100, 2 * CHUNK + 3), false); // straddles it
+    restored.write(content.subarray(2 * CHUNK + 3), false); // above it: kept, CRC32C taken
+    expect(restored.ledger.crc32cValue).toBe(crc32c(content.subarray(0, 2 * CHUNK)));
+    restored.end();
+    restored.markSent(content.length);
+    restored.acknowledge(content.length);
+    expect(restored.ledger.crc32cValue).toBe(crc32c(content));
+  });
 });
+

@@ -14,9 +14,15 @@
  *     only once a byte beyond it is held, so the last full chunk can still become the final one.
  *  4. After a restore the server may hold more than the source has replayed so far: those bytes are
  *     absorbed into the checksums as they arrive, never sent.
+ *  5. With CRC32C on, each retained write's CRC32C is computed as it is written (the bytes are fresh
+ *     in cache then, and no request waits on it) and kept beside it; when its bytes are released, the
+ *     ledger combines it in instead of reading them again, so the answer to one chunk and the next
+ *     chunk's request have no checksum pass between them. A write released in parts is split:
+ *     the part released is read, the rest's CRC32C follows from the two.
  */
 import { ByteQueue } from "./byte-queue.js";
 import { ChecksumLedger, type LedgerDigests, type LedgerStart, type ObjectDigests } from "./checksum-ledger.js";
+import { crc32cRemainder } from "./crc32c-combine.js";
 import { UsageError } from "./errors.js";
 
 /** The next request's range: bytes [from, to), `final` when it states the total. */
@@ -42,6 +48,12 @@ export interface SourceBytesOptions {
   readonly digests: LedgerDigests;
 }
 
+/** A retained write's bytes still held (its tail once a prefix was released) and their CRC32C, if computed (rule 5). */
+interface WriteCrc {
+  length: number;
+  crc32c: number | undefined;
+}
+
 /** The byte bookkeeping of one upload (see the module header). */
 export class SourceBytes {
   /** The running checksums over the released bytes. */
@@ -53,6 +65,9 @@ export class SourceBytes {
   #persisted: number;
   #highestSent: number;
   #endedAt: number | undefined;
+  /** One entry per write the queue holds, oldest first from `#writeHead` (rule 5); empty without CRC32C. */
+  #writes: WriteCrc[] = [];
+  #writeHead = 0;
 
   /**
    * @param options - chunk size, declared total, checksums.
@@ -126,6 +141,19 @@ export class SourceBytes {
         `write() of ${bytes.length} bytes after ${end}: expected at most ${this.#declaredTotal} bytes in all (the declared totalSize), came ${end + bytes.length}`,
       );
     }
+    if (bytes.length === 0) return;
+    if (this.ledger.crc32cActive) {
+      // Rule 5, for bytes that will wait for an acknowledgement; bytes absorbed at once (rule 4,
+      // or absorbAll) are read once, then.
+      const waits = !absorbAll && end >= this.#persisted;
+      let crc32c: number | undefined;
+      if (waits) {
+        const crc = this.ledger.newCrc32c()!;
+        crc.update(bytes);
+        crc32c = crc.value();
+      }
+      this.#writes.push({ length: bytes.length, crc32c });
+    }
     this.#queue.push(bytes);
     this.#absorbUpTo(absorbAll ? this.#queue.endOffset : this.#persisted);
   }
@@ -193,6 +221,8 @@ export class SourceBytes {
     this.#persisted = Math.max(this.#persisted, total);
     this.#highestSent = Math.max(this.#highestSent, total);
     this.#queue.release(this.#queue.endOffset);
+    this.#writes = [];
+    this.#writeHead = 0;
   }
 
   /** The retained bytes, oldest to last written (the tail a verification adds to the ledger). */
@@ -267,6 +297,35 @@ export class SourceBytes {
 
   #absorbUpTo(offset: number): void {
     const upTo = Math.min(offset, this.#queue.endOffset);
-    if (upTo > this.#queue.oldestOffset) this.ledger.absorb(this.#queue.release(upTo));
+    if (upTo <= this.#queue.oldestOffset) return;
+    const released = this.#queue.release(upTo);
+    if (!this.ledger.crc32cActive) return this.ledger.absorb(released);
+    // The queue hands back one view per write it held (its remaining part, or a prefix of it).
+    const crc32cs = released.map((view) => this.#takeWriteCrc(view));
+    this.ledger.absorb(released, crc32cs);
+  }
+
+  /** The CRC32C of `view`, the released head of the oldest write, when known (rule 5). */
+  #takeWriteCrc(view: Uint8Array): number | undefined {
+    const write = this.#writes[this.#writeHead]!;
+    if (view.length === write.length) {
+      this.#writeHead++;
+      if (this.#writeHead === this.#writes.length) {
+        this.#writes = [];
+        this.#writeHead = 0;
+      } else if (this.#writeHead >= 64 && this.#writeHead * 2 >= this.#writes.length) {
+        this.#writes = this.#writes.slice(this.#writeHead);
+        this.#writeHead = 0;
+      }
+      return write.crc32c;
+    }
+    // Only a prefix is released: read it, and derive what remains of the write's CRC32C.
+    write.length -= view.length;
+    if (write.crc32c === undefined) return undefined;
+    const prefix = this.ledger.newCrc32c()!;
+    prefix.update(view);
+    const crc32c = prefix.value();
+    write.crc32c = crc32cRemainder(write.crc32c, crc32c, write.length);
+    return crc32c;
   }
 }
