@@ -12,6 +12,8 @@
 //   node src/run.mjs --full     also 4 GiB
 //   node src/run.mjs --smoke    small sizes, 256 KiB and 1 MiB chunks, 5 MiB parts, one repetition
 //   --reps N (default 3), --reps-large N (repetitions at 1 GiB and above, default 2), --no-write
+//   RGCS_BENCH_ONLY=node,raw-put   profiling: only these client kinds, in every table (with --no-write)
+//   RGCS_BENCH_PAYLOAD=ring        profiling: no payload allocation per write (see client.mjs; CPU only)
 import { spawn } from "node:child_process";
 import { cpus, loadavg, totalmem } from "node:os";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -132,6 +134,8 @@ function median(values) {
 
 /** Runs one table. Returns rows with every run kept. */
 export async function runTable({ latencyMs, sizes, chunkSizes, reps, repsLarge, clients = CLIENTS, checksums = ["crc32c", "none"], log = () => undefined }) {
+  const only = process.env.RGCS_BENCH_ONLY?.split(",").filter(Boolean);
+  if (only !== undefined && only.length > 0) clients = clients.filter((client) => only.includes(client.kind));
   const emulator = await startEmulator(latencyMs);
   const rows = [];
   let serial = 0;
