@@ -5,8 +5,8 @@
 // kinds: node (ours, gaxios transport), node-http (ours, node:http transport), gcs (the peer's
 // createWriteStream in its default single-request resumable mode), gcs-chunked (the peer with
 // `chunkSize`), raw-put (one session start and one PUT of the whole body: the ceiling),
-// node-multipart / node-multipart-http (ours: core's XML multipart engine, 4 parts in flight,
-// <chunkBytes> parts, on the gaxios / node:http transport), node-single (ours: core's one-request upload, uploadType=multipart),
+// node-multipart / node-multipart-http (ours: the Node adapter with `parallelism: 4`, the XML
+// multipart engine, <chunkBytes> parts, on the gaxios / node:http transport), node-single (ours: core's one-request upload, uploadType=multipart),
 // gcs-tm (the peer's transfer manager `uploadFileInChunks`, XML multipart from a file written
 // before the clock starts: it uploads files only), web (ours: @resumable-gcs/web's WritableStream on
 // Node, global fetch, `pipeTo` from a ReadableStream), iter (ours: @resumable-gcs/iter's `upload()`
@@ -158,29 +158,22 @@ async function runIter() {
   return { size: Number(object.size), crc32c: object.crc32c };
 }
 
-/** Ours, parallel: core's multipart engine and driver, on the default (gaxios) or the node:http transport. */
-async function runMultipart(transportKind) {
-  const { MultipartDriver, MultipartMachine } = modules.core;
-  const { createGaxiosTransport, createHttpTransport, nodeChecksums, nodeClock } = modules;
-  const transport = transportKind === "http" ? createHttpTransport() : createGaxiosTransport();
-  const machine = new MultipartMachine({
+/** Ours, parallel: the Node adapter with `parallelism: 4` (the XML multipart engine), on the default (gaxios) or the node:http transport. */
+async function runMultipart(transport) {
+  const { createUploadStream } = modules;
+  const stream = createUploadStream({
+    apiEndpoint: endpoint,
     bucket,
     name: objectName,
-    endpoint,
-    random: Math.random,
+    auth: false,
+    transport,
+    checksum: verify ? "crc32c" : "none",
     parallelism: 4,
     partSize: chunkSize,
-    checksums: nodeChecksums,
-    checksum: verify ? "crc32c" : "none",
   });
-  const driver = new MultipartDriver({ machine, transport, clock: nodeClock });
-  try {
-    for (const block of blocks()) await driver.write(block);
-    const object = await driver.end();
-    return { size: Number(object.size), crc32c: object.crc32c };
-  } finally {
-    await transport.close?.();
-  }
+  await pipeline(Readable.from(blocks()), stream);
+  const object = await stream.done;
+  return { size: Number(object.size), crc32c: object.crc32c };
 }
 
 /** Ours, one request: the object resource and the bytes in one uploadType=multipart POST. */

@@ -42,8 +42,8 @@ export const CLIENTS = [
 /** The parallel rows: 4 parts in flight, 16 MiB parts (smoke: 5 MiB, GCS's minimum). */
 export function parallelClients(partSize = 16 * MiB) {
   return [
-    { kind: "node-multipart", label: "ours: core multipart engine, parallelism 4 (gaxios)", chunked: false, partSize },
-    { kind: "node-multipart-http", label: "ours: core multipart engine, parallelism 4 (node:http)", chunked: false, partSize },
+    { kind: "node-multipart", label: "ours: @resumable-gcs/node, parallelism 4 (gaxios)", chunked: false, partSize },
+    { kind: "node-multipart-http", label: "ours: @resumable-gcs/node, parallelism 4 (node:http)", chunked: false, partSize },
     { kind: "gcs-tm", label: "@google-cloud/storage transfer manager uploadFileInChunks, 4 at once (files only)", chunked: false, partSize },
   ];
 }
