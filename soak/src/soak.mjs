@@ -14,6 +14,8 @@ import { pipeline } from "node:stream/promises";
 import { startEmulator } from "@resumable-gcs/emulator";
 
 const CHUNK = 256 * 1024;
+/** The XML multipart upload's smallest part (GCS's rule): multipart plans use it, so 2–3 parts stay a few MiB. */
+const PART = 5 * 1024 * 1024;
 const BUCKET = "soak-bucket";
 
 /** mulberry32: a small seeded generator; the same seed gives the same schedules, sizes and data. */
@@ -93,14 +95,18 @@ export function faultSchedule(random) {
 export function scenario(random, index, adapters) {
   const adapter = adapters[index % adapters.length];
   const chunkSize = pick(random, [CHUNK, CHUNK, 2 * CHUNK]);
-  const size = sizeOf(random, chunkSize);
+  // One upload in five goes as an XML multipart upload (`parallelism`), with parts of the minimum size: the
+  // same fault vocabulary lands on its initiate, parts, list, complete and abort requests.
+  const parallelism = random() < 0.2 ? between(random, 1, 3) : undefined;
+  const size = parallelism === undefined ? sizeOf(random, chunkSize) : sizeOf(random, PART);
   const roll = random();
-  // kill-and-resume needs a session that holds bytes, so it goes to uploads of more than a chunk.
-  const action = roll < 0.1 ? "abort-cancel" : roll < 0.18 ? "abort-keep" : roll < 0.3 && size > chunkSize ? "kill-resume" : "none";
+  // kill-and-resume needs a session that holds bytes, so it goes to uploads of more than a chunk (or part).
+  const action = roll < 0.1 ? "abort-cancel" : roll < 0.18 ? "abort-keep" : roll < 0.3 && size > (parallelism === undefined ? chunkSize : PART) ? "kill-resume" : "none";
   return {
     index,
     adapter: adapter.name,
     chunkSize,
+    parallelism,
     size,
     source: random() < 0.5 ? "file" : "stream",
     faults: faultSchedule(random),
@@ -161,7 +167,7 @@ async function nodeAdapter() {
   const flat = node.NODE_OPTIONS !== undefined;
   const options = (s, ctx, extra) => {
     const transfer = {
-      chunkSize: s.chunkSize,
+      ...transferShape(s),
       extraHeaders: { "x-retry-test-id": ctx.retryTestId },
       ...(s.source === "file" ? { totalSize: s.size } : {}),
     };
@@ -208,9 +214,16 @@ async function nodeAdapter() {
   };
 }
 
-/** Offset a checkpoint says GCS holds, in either checkpoint version. */
-function offsetOf(checkpoint) {
-  return checkpoint?.resumeOffset ?? checkpoint?.persisted ?? 0;
+/** Chunks of a resumable session, or parts in flight of a multipart upload. */
+function transferShape(s) {
+  return s.parallelism === undefined ? { chunkSize: s.chunkSize } : { parallelism: s.parallelism, partSize: PART };
+}
+
+/** Offset a checkpoint says GCS holds: either session checkpoint version, or a multipart one (its resume point). */
+function offsetOf(checkpoint, core) {
+  if (checkpoint === undefined) return 0;
+  if (checkpoint.kind === "xml-multipart") return core.resumePointOf(checkpoint).resumeOffset;
+  return checkpoint.resumeOffset ?? checkpoint.persisted ?? 0;
 }
 
 /** The flat option set every adapter of the upload layer takes. */
@@ -219,7 +232,7 @@ function flatOptions(s, ctx, extra) {
     bucket: BUCKET,
     name: s.name,
     apiEndpoint: ctx.url,
-    chunkSize: s.chunkSize,
+    ...transferShape(s),
     extraHeaders: { "x-retry-test-id": ctx.retryTestId },
     ...(s.source === "file" ? { totalSize: s.size } : {}),
     retry: fastRetry,
@@ -259,7 +272,7 @@ async function iterAdapter() {
     async run(s, ctx) {
       const random = seededRandom(s.dataSeed ^ 0x3c3c);
       return lives(s, ctx, new core.MemoryCheckpointStore(), async ({ checkpoint, onAbort, signal, store, stopAt, abort }) => {
-        const source = sourceOf(ctx.data, offsetOf(checkpoint), s, random, stopAt, abort);
+        const source = sourceOf(ctx.data, offsetOf(checkpoint, core), s, random, stopAt, abort);
         const options = flatOptions(s, ctx, { checkpointStore: store, onAbort, signal, ...(checkpoint === undefined ? {} : { checkpoint }), ...(node.nodeRuntime === undefined ? {} : { runtime: node.nodeRuntime }) });
         return iter.upload(source, options).then((object) => ({ status: "ok", object }), (error) => ({ status: "failed", code: codeOf(error) }));
       });
@@ -303,7 +316,7 @@ async function cliAdapter(workdir) {
       const file = join(workdir, s.name);
       if (s.source === "file") await writeFile(file, ctx.data);
       const state = join(workdir, `${s.name}.state`);
-      const args = [s.source === "file" ? file : "-", `gs://${BUCKET}/${s.name}`, "--endpoint", ctx.url, "--chunk-size", String(s.chunkSize), "--header", `x-retry-test-id:${ctx.retryTestId}`, "--json"];
+      const args = [s.source === "file" ? file : "-", `gs://${BUCKET}/${s.name}`, "--endpoint", ctx.url, ...(s.parallelism === undefined ? ["--chunk-size", String(s.chunkSize)] : ["--parallel", String(s.parallelism), "--part-size", String(PART)]), "--header", `x-retry-test-id:${ctx.retryTestId}`, "--json"];
       const resumable = s.action === "kill-resume" || s.action === "abort-keep";
       if (resumable) args.push("--resume", state);
 
@@ -319,7 +332,7 @@ async function cliAdapter(workdir) {
         while (child.exitCode === null && Date.now() < deadline) {
           await new Promise((resolve) => setTimeout(resolve, 5));
           const saved = await readFile(state, "utf8").then((text) => JSON.parse(text), () => undefined);
-          if ((saved?.resumeOffset ?? saved?.persisted ?? 0) > 0) break;
+          if ((saved?.resumeOffset ?? saved?.persisted ?? 0) > 0 || (saved?.parts?.length ?? 0) > 0) break;
         }
         child.kill("SIGKILL");
         await exited;
@@ -399,7 +412,7 @@ export async function runSoak(options = {}) {
     row.faultsConsumed += Object.values(retryTest?.consumed ?? {}).reduce((n, list) => n + list.length, 0);
     const object = gcs.getObject(BUCKET, s.name);
     const exact = object?.data !== undefined && Buffer.from(object.data).equals(data);
-    const describe = `#${s.index} ${s.adapter} size=${s.size} chunk=${s.chunkSize} ${s.source} ${s.action}@${s.at} faults=[${s.faults.join(",")}]`;
+    const describe = `#${s.index} ${s.adapter} size=${s.size} ${s.parallelism === undefined ? `chunk=${s.chunkSize}` : `parallel=${s.parallelism}`} ${s.source} ${s.action}@${s.at} faults=[${s.faults.join(",")}]`;
     if (object !== undefined && !exact) {
       row.wrongObjects += 1;
       row.notes.push(`WRONG OBJECT ${describe}: stored ${object.size} bytes`);

@@ -159,6 +159,17 @@ describe("MultipartMachine: faults", () => {
     if (result.action?.type === "done") expect(result.action.object.crc32c).toBe(crcB64(source));
   });
 
+  it("looks the object up after a 200 complete answer whose body was cut, and accepts this stream's object (never a failure about an object that exists)", () => {
+    let completes = 0;
+    const model = new XmlMultipartModel({ faults: ({ type }) => (type === "complete" && completes++ === 0 ? { kind: "cut-body", bytes: 30 } : undefined) });
+    const source = sourceOf(PART + 5);
+    const result = driveMultipart(machineFor(), model, source);
+    expect(result.action?.type).toBe("done");
+    expect(result.trace.map((t) => `${t.purpose}:${t.outcome}`).slice(-2)).toEqual(["complete:200", "metadata:200"]);
+    if (result.action?.type === "done") expect(result.action.object.crc32c).toBe(crcB64(source));
+    expect(sameBytes(model.object("bkt", "obj")?.content, source)).toBe(true);
+  });
+
   it("looks the object up when the complete answer carries no CRC32C, and fails checksum-mismatch naming what is left", () => {
     const source = sourceOf(PART + 1);
     const quiet = new XmlMultipartModel({ hashOnComplete: false });
@@ -299,6 +310,55 @@ describe("MultipartMachine: cancel, abort, resume", () => {
     expect(result.trace.filter((t) => t.purpose === "abort").map((t) => t.outcome)).toEqual([204]);
     expect(model.activeUploads).toHaveLength(0);
     expect(m.checkpoint()).toBeUndefined();
+  });
+
+  it("abort() with the complete in flight lets it settle: the object GCS committed ends the upload done, not kept", () => {
+    const model = new XmlMultipartModel();
+    const m = machineFor();
+    const source = sourceOf(2 * PART + 9);
+    const result = driveMultipart(m, model, source, {
+      intercept: (send) => {
+        if (send.purpose === "complete") m.abort(new Error("Ctrl-C"));
+        return undefined;
+      },
+    });
+    expect(result.action?.type).toBe("done");
+    if (result.action?.type === "done") expect(result.action.object.crc32c).toBe(crcB64(source));
+    expect(sameBytes(model.object("bkt", "obj")?.content, source)).toBe(true);
+  });
+
+  it("abort() while a lost complete waits to be resent looks the object up once: found, the upload is done", () => {
+    let completes = 0;
+    let lost = false;
+    let aborted = false;
+    const model = new XmlMultipartModel({ faults: ({ type }) => (type === "complete" && completes++ === 0 ? ((lost = true), { kind: "lose-response" }) : undefined) });
+    const m = machineFor();
+    const source = sourceOf(PART + 1);
+    const result = driveMultipart(m, model, source, {
+      onStep: (machine) => {
+        if (lost && !aborted) {
+          aborted = true;
+          machine.abort();
+        }
+      },
+    });
+    expect(result.action?.type).toBe("done");
+    expect(result.trace.map((t) => `${t.purpose}:${t.outcome}`).slice(-2)).toEqual(["complete:network", "metadata:200"]);
+  });
+
+  it("abort() with the complete in flight, which GCS refused transiently: no object exists, so the upload ends kept, resumable", () => {
+    const model = new XmlMultipartModel({ faults: ({ type }) => (type === "complete" ? { kind: "status", status: 503 } : undefined) });
+    const m = machineFor();
+    const result = driveMultipart(m, model, sourceOf(PART + 1), {
+      intercept: (send) => {
+        if (send.purpose === "complete") m.abort();
+        return undefined;
+      },
+    });
+    expect(result.action?.type === "failed" && result.action.error.code).toBe("aborted");
+    expect(result.trace.map((t) => `${t.purpose}:${t.outcome}`).slice(-2)).toEqual(["complete:503", "metadata:404"]);
+    expect(m.checkpoint()?.parts).toHaveLength(2);
+    expect(model.activeUploads).toHaveLength(1);
   });
 
   it("resumes a killed upload from its JSON checkpoint: lists the parts, sends only the missing ones, verifies the rest", () => {

@@ -313,6 +313,11 @@ export class MultipartMachine {
   /** The mismatch to report once the object generation is deleted. */
   #mismatch: UploadError | undefined;
   #cancelRequested = false;
+  /**
+   * `abort()` came after the complete was sent: the error to end with once GCS's answer (or one
+   * metadata lookup) shows that no object of this stream exists.
+   */
+  #keepRequested: UploadError | undefined;
   #committedBeforeCancel = false;
   #object: ObjectResource | undefined;
   #error: UploadError | undefined;
@@ -569,17 +574,42 @@ export class MultipartMachine {
   }
 
   /**
-   * Stops at once without aborting the multipart upload: the machine ends `aborted` (a `failed`
-   * action with code `aborted`) and `checkpoint()` still describes the upload. Requests in flight
-   * are abandoned. No-op once finished.
+   * Stops without aborting the multipart upload: the machine ends `aborted` (a `failed` action
+   * with code `aborted`) and `checkpoint()` still describes the upload. Requests in flight are
+   * abandoned. Once the complete request was sent, though, whether the object exists is GCS's
+   * answer: the machine lets the complete settle (or, if its outcome is unknown, looks the object
+   * up once) and ends `done` when this stream's object exists, so an abort never reports "kept"
+   * about an object that was committed. No-op once finished.
    */
   abort(reason?: unknown): void {
-    if (this.isFinished) return;
-    this.#abandonAll();
-    this.#phase = "aborted";
-    this.#error = new UploadError("aborted", "the upload was aborted by the caller; the multipart upload is kept and can be resumed from its checkpoint", {
+    if (this.isFinished || this.#keepRequested !== undefined) return;
+    const error = new UploadError("aborted", "the upload was aborted by the caller; the multipart upload is kept and can be resumed from its checkpoint", {
       ...(reason === undefined ? {} : { cause: reason }),
     });
+    const control = this.#control;
+    const completing = control?.purpose === "complete" && (control.inFlight !== undefined || this.#completeMayHaveWorked);
+    if (completing || this.#phase === "verifying" || this.#phase === "deleting-object") {
+      this.#keepRequested = error;
+      for (const part of this.#pending.values()) this.#abandonPart(part);
+      // A complete waiting out a backoff after an unknown outcome: one lookup instead of a resend.
+      if (control?.purpose === "complete" && control.inFlight === undefined) this.#lookUpAfterComplete();
+      return;
+    }
+    this.#endKept(error);
+  }
+
+  #endKept(error: UploadError): void {
+    this.#abandonAll();
+    this.#control = undefined;
+    this.#phase = "aborted";
+    this.#error = error;
+  }
+
+  /** The complete's outcome is unknown: whether the object exists decides what is reported. */
+  #lookUpAfterComplete(): void {
+    this.#completeMayHaveWorked = true;
+    this.#completeGeneration = undefined;
+    this.#startVerify();
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -1019,7 +1049,13 @@ export class MultipartMachine {
     }
     if (status !== 200) return this.#failWith(this.#errorFor(out.request, response, "complete"));
     if (!/<(?:\w+:)?CompleteMultipartUploadResult[\s>]/.test(response.body)) {
-      return this.#failWith(new UploadError("protocol-violation", `${what}: expected 200 with a CompleteMultipartUploadResult, came another body`, { status }));
+      if (xmlError(response.body).code !== undefined) return this.#failWith(this.#errorFor(out.request, response, "complete"));
+      // A 200 whose body is cut or unreadable (a connection lost behind a matching length, a proxy):
+      // the complete most likely worked, and calling that a failure would deny an object that exists.
+      // Look the object up; it is accepted only if it is this stream (size and CRC32C).
+      this.#completeMayHaveWorked = true;
+      this.#completeGeneration = undefined;
+      return this.#startVerify();
     }
     const headers = response.headers;
     const generation = headers["x-goog-generation"]?.trim();
@@ -1048,6 +1084,11 @@ export class MultipartMachine {
       if (status === 404 || (typeof found === "object" && found.size !== String(this.#total))) {
         return this.#finishCancelled("the upload was cancelled and its multipart upload is gone; no object of this stream exists");
       }
+    }
+    if (this.#keepRequested !== undefined && this.#completeObject === undefined && (status === 404 || (status === 200 && !this.#isThisStream(response)))) {
+      // Aborted while the complete's outcome was unknown, and no object of this stream exists: the
+      // multipart upload is kept as asked (a resume lists its parts, or finds it gone).
+      return this.#endKept(this.#keepRequested);
     }
     if (status === 404 && this.#completeObject === undefined) {
       // GCS no longer knows the upload: nothing is left to abort.
@@ -1078,6 +1119,12 @@ export class MultipartMachine {
     }
     if (object.generation !== undefined) this.#completeGeneration = object.generation;
     this.#verify({ ...this.#completeObject, ...object }, what, status);
+  }
+
+  /** True when a metadata answer describes an object of this stream's size. */
+  #isThisStream(response: TransportResponse): boolean {
+    const found = objectOf(response);
+    return typeof found === "object" && found.size === String(this.#total);
   }
 
   /** Compares the completed object with the stream: size, then CRC32C. */
@@ -1158,6 +1205,7 @@ export class MultipartMachine {
   }
 
   #retryControl(control: Control, now: number, error: UploadError): void {
+    if (this.#keepRequested !== undefined && control.purpose === "complete") return this.#lookUpAfterComplete();
     const gaveUp = this.#scheduleRetry(control.attempts, now, error, undefined);
     if (gaveUp === undefined) return;
     const final = this.#giveUpError(gaveUp, error, control.purpose);

@@ -29,7 +29,9 @@ export type XmlModelFault =
   /** Process the request fully (a part is stored, an upload completed), then lose the response. */
   | { readonly kind: "lose-response" }
   /** Hang until the caller gives up (reported as a timeout); nothing is processed. */
-  | { readonly kind: "stall" };
+  | { readonly kind: "stall" }
+  /** Process the request fully, then answer its status with only the first `bytes` of its body (a body cut behind a matching length). */
+  | { readonly kind: "cut-body"; readonly bytes: number };
 
 /** What the model was asked, for a fault schedule. */
 export type XmlModelRequestType = "initiate" | "part" | "complete" | "abort" | "list" | "metadata" | "delete-object" | "other";
@@ -225,6 +227,10 @@ export class XmlMultipartModel {
     if (fault?.kind === "lose-response") {
       record("network");
       return { type: "error", kind: "network" };
+    }
+    if (fault?.kind === "cut-body" && outcome.type === "response") {
+      record(outcome.response.status);
+      return { type: "response", response: { ...outcome.response, body: outcome.response.body.slice(0, fault.bytes) } };
     }
     record(outcome.type === "response" ? outcome.response.status : outcome.type === "error" ? "network" : "stall");
     return outcome;
