@@ -51,6 +51,7 @@ describe("@resumable-gcs/core", () => {
         "MULTIPART_CHECKPOINT_VERSION",
         "MAX_SINGLE_REQUEST_SIZE",
         "SingleRequestUpload",
+        "SingleRequestDriver",
         "assertMultipartApplicable",
         "singleRequestApplies",
         "wantsMultipart",

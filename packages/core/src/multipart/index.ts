@@ -33,6 +33,7 @@ export {
   type PartSchedule,
 } from "./part-schedule.js";
 export { combineCrc32c } from "./crc32c-combine.js";
+export { SingleRequestDriver, type SingleRequestDriverOptions } from "./single-request-driver.js";
 export {
   MAX_SINGLE_REQUEST_SIZE,
   SingleRequestUpload,

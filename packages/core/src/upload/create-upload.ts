@@ -7,9 +7,11 @@
  * `done`, the checkpoint and typed events. It also owns the checkpoint store (coalesced saves,
  * cleared when the upload is done or cancelled) and closes the transport it had the runtime build.
  *
- * Engines: the resumable session (default), or the XML multipart upload when `parallelism` or
- * `partSize` is given (after `assertMultipartApplicable`: what it cannot honour is refused, naming
- * the option). Both sit behind one {@link LayerEngine} surface (`engine.ts`), so everything below
+ * Engines: the resumable session, the XML multipart upload when `parallelism` or `partSize` is
+ * given (after `assertMultipartApplicable`: what it cannot honour is refused, naming the option),
+ * or, with `singleRequest: "auto"` (the default) for a bucket and object name, one JSON API
+ * multipart request when the source ends before the first chunk is full (`FirstChunkEngine` holds
+ * the first chunk until it knows; a session then exists only once the source outgrew it). Both sit behind one {@link LayerEngine} surface (`engine.ts`), so everything below
  * is written once. A checkpoint resumes only the engine that wrote it: a multipart checkpoint with
  * options that do not ask for multipart, or the reverse, is a {@link ValidationError} on
  * `checkpoint`, never a silent switch.
@@ -27,15 +29,16 @@ import { parseCheckpoint, type Checkpoint } from "../checkpoint.js";
 import type { ChecksumProvider } from "../checksum.js";
 import { UploadError, ValidationError } from "../errors.js";
 import { UploadMachine } from "../machine.js";
+import { SingleRequestUpload } from "../multipart/single-request.js";
 import { parseMultipartCheckpoint, resumeOffsetOf, type MultipartCheckpoint } from "../multipart/multipart-checkpoint.js";
 import { MultipartMachine } from "../multipart/multipart-machine.js";
 import { resolveMultipartOptions, type MultipartUploadOptions } from "../multipart/multipart-options.js";
-import type { EncryptionKey, UploadOptions as MachineOptions, UploadTarget } from "../options.js";
+import { DEFAULT_CHUNK_SIZE, type EncryptionKey, type UploadOptions as MachineOptions, type UploadTarget } from "../options.js";
 import type { ObjectResource } from "../protocol.js";
 import { resolveOptions } from "../resolve-options.js";
 import type { Transport } from "../transport.js";
 import { CheckpointSaver } from "./checkpoint-store.js";
-import { MultipartEngine, ResumableEngine, type EngineEvent, type EngineHooks, type LayerEngine } from "./engine.js";
+import { FirstChunkEngine, MultipartEngine, ResumableEngine, SingleRequestEngine, type EngineEvent, type EngineHooks, type LayerEngine } from "./engine.js";
 import { resolveEndpoint } from "./endpoint.js";
 import { UploadEvents, type UploadEventListener, type UploadEventMap, type UploadEventName, type UploadProgress } from "./events.js";
 import type { UploadOptions } from "./options.js";
@@ -178,7 +181,13 @@ const PLACEHOLDER_SHA256 = encodeBase64(new Uint8Array(32));
 
 /** What the layer builds its engine from: the options of the engine the flat options picked, and its checkpoint. */
 type EnginePlan =
-  | { readonly kind: "resumable"; readonly options: MachineOptions; readonly checkpoint: Checkpoint | undefined }
+  | {
+      readonly kind: "resumable";
+      readonly options: MachineOptions;
+      readonly checkpoint: Checkpoint | undefined;
+      /** Hold the first chunk: a source that ends inside it goes as one request. */
+      readonly singleRequest: boolean;
+    }
   | { readonly kind: "xml-multipart"; readonly options: MultipartUploadOptions; readonly checkpoint: MultipartCheckpoint | undefined };
 
 /** The checkpoint option, parsed as the kind the options ask for; a kind that does not fit is refused, never followed. */
@@ -255,7 +264,16 @@ export function createUpload(options: UploadOptions, runtime: UploadRuntime): Up
     } catch (error) {
       throw relabel(error);
     }
-    plan = { kind: "resumable", options: base, checkpoint: checkpoints.resumable };
+    // One request only for a new object of a bucket and name (not a resumed session), when the
+    // source may end inside the first chunk, and without `origin` (whoever asks for it wants a session).
+    const chunkSize = o.chunkSize ?? DEFAULT_CHUNK_SIZE;
+    const singleRequest =
+      o.singleRequest === "auto" &&
+      o.target.kind === "json" &&
+      checkpoints.resumable === undefined &&
+      o.origin === undefined &&
+      (o.totalSize === undefined || o.totalSize < chunkSize);
+    plan = { kind: "resumable", options: base, checkpoint: checkpoints.resumable, singleRequest };
   }
   const transport = runtime.createTransport({ options: options as Readonly<Record<string, unknown>>, endpoint, credentialsAllowed: trust.credentialsAllowed });
   return new LayerUpload(o, runtime, trust, transport, transport !== options.transport, plan);
@@ -270,6 +288,13 @@ function buildEngine(plan: EnginePlan, key: EncryptionKey | undefined, runtime: 
       return new MultipartEngine(machine, hooks);
     }
     const options = key === undefined ? plan.options : { ...plan.options, encryptionKey: key };
+    if (plan.singleRequest) {
+      return new FirstChunkEngine({
+        chunkSize: options.chunkSize ?? DEFAULT_CHUNK_SIZE,
+        resumable: () => new ResumableEngine(new UploadMachine(options), hooks),
+        single: (body) => new SingleRequestEngine(new SingleRequestUpload(options, body), hooks),
+      });
+    }
     const machine = plan.checkpoint === undefined ? new UploadMachine(options) : UploadMachine.restore(plan.checkpoint, options);
     return new ResumableEngine(machine, hooks);
   } catch (error) {

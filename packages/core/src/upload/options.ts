@@ -116,6 +116,15 @@ export interface UploadOptions {
    * parts so any object fits in 10,000 parts; with `totalSize` every part has one size.
    */
   readonly partSize?: number;
+  /**
+   * `"auto"` (default): when the source ends before the first chunk (`chunkSize`) is full, the whole
+   * object goes as one JSON API multipart request (metadata and bytes in one body, checksums
+   * verified by GCS) instead of a session start plus a PUT: one round trip instead of two. Only for
+   * `bucket` + `name` without `parallelism`, `origin` or a `checkpoint`; no session (no `session`
+   * event, no checkpoint) exists until the source outgrew the first chunk. `"never"`: always a
+   * resumable session.
+   */
+  readonly singleRequest?: "auto" | "never";
 }
 
 /** Every option name of {@link UploadOptions}, for the unknown-name check. */
@@ -156,4 +165,5 @@ export const uploadOptionNames: readonly (keyof UploadOptions)[] = [
   "gzip",
   "parallelism",
   "partSize",
+  "singleRequest",
 ];

@@ -56,6 +56,8 @@ export interface ValidatedOptions {
   readonly extraHeaders?: Readonly<Record<string, string>>;
   readonly userAgent?: string;
   readonly gzip: boolean;
+  /** `auto` (default) or `never`: whether a source that ends inside the first chunk goes as one request. */
+  readonly singleRequest: "auto" | "never";
   /** Present when the caller asked for the XML multipart upload (`parallelism` or `partSize`). */
   readonly multipart?: { readonly parallelism?: number; readonly partSize?: number };
 }
@@ -333,11 +335,13 @@ export function validateUploadOptions(input: unknown, extraOptions: readonly str
   }
 
   const multipart = validateMultipart(o);
+  const singleRequest = given("singleRequest") ? oneOf("singleRequest", o.singleRequest, ["auto", "never"] as const) : "auto";
 
   return {
     target,
     checksum,
     retry: retry,
+    singleRequest,
     ...(multipart === undefined ? {} : { multipart }),
     onAbort,
     allowInsecureHttp: given("allowInsecureHttp") ? flag("allowInsecureHttp", o.allowInsecureHttp) : false,
