@@ -27,8 +27,13 @@ function objectName(label: string): string {
   return `tests/${label}-${counter}`;
 }
 
+/**
+ * These cases are about the resumable session (sizes at chunk edges, every fault on start, chunk and
+ * finalize): `singleRequest: "never"`, or small sources would go as one request. That path has its
+ * own cases in single-request.test.ts.
+ */
 function options(name: string, extra: Partial<NodeUploadOptions> = {}): NodeUploadOptions {
-  return { apiEndpoint: emulator.url, bucket: BUCKET, name, chunkSize: CHUNK, retry: fastRetry, idleTimeoutMs: 5_000, ...extra };
+  return { apiEndpoint: emulator.url, bucket: BUCKET, name, chunkSize: CHUNK, retry: fastRetry, idleTimeoutMs: 5_000, singleRequest: "never", ...extra };
 }
 
 /** Splits `data` into writes of varying sizes, so chunk boundaries never line up with writes. */

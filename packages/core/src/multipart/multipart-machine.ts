@@ -53,7 +53,7 @@ import { encodeBase64 } from "../base64.js";
 import { ByteQueue } from "../byte-queue.js";
 import type { Checksum } from "../checksum.js";
 import { UploadError, UsageError, ValidationError } from "../errors.js";
-import { objectOf, parseGoogHash, sameBase64, type ObjectResource } from "../protocol.js";
+import { objectOf, parseGoogHash, sameBase64, transportFailureError, type ObjectResource } from "../protocol.js";
 import { RetryPolicy, transientStatuses, type GiveUp } from "../retry-policy.js";
 import type { TransportRequest, TransportResponse } from "../transport.js";
 import { combineCrc32c } from "./crc32c-combine.js";
@@ -880,7 +880,8 @@ export class MultipartMachine {
     if (failure.kind === "auth") {
       if (out.purpose === "part") this.#pending.get(out.partNumber!)!.inFlight = undefined;
       else this.#control!.inFlight = undefined;
-      const error = new UploadError("auth", `${what}: the credentials could not be obtained`, { cause: failure.cause, retryable: false });
+      // The auth library's reason is the message's point (a missing key file, no ADC): the shared wording carries it.
+      const error = transportFailureError(out.request, failure, { idleTimeoutMs: this.#o.base.retry.idleTimeoutMs, sessionUri: undefined });
       if (out.purpose === "abort") return this.#onAborted(error);
       if (out.purpose === "delete-object") return this.#fail(this.#withSuffix(this.#mismatch!, `; the mismatching object could not be deleted (${error.message})`));
       return this.#failWith(error);

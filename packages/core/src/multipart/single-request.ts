@@ -29,7 +29,7 @@ import { decodeBase64, encodeBase64 } from "../base64.js";
 import type { Checksum } from "../checksum.js";
 import { UploadError, UsageError, ValidationError } from "../errors.js";
 import type { UploadOptions } from "../options.js";
-import { describeRequest, errorForStatus, objectOf, sameBase64, startBody, type ObjectResource } from "../protocol.js";
+import { describeRequest, errorForStatus, objectOf, sameBase64, startBody, transportFailureError, type ObjectResource } from "../protocol.js";
 import { RetryPolicy, transientStatuses } from "../retry-policy.js";
 import { resolveOptions, type ResolvedJsonTarget, type ResolvedOptions } from "../resolve-options.js";
 import type { TransportRequest, TransportResponse } from "../transport.js";
@@ -362,7 +362,8 @@ export class SingleRequestUpload {
     if (!this.#settle(id, "onError")) return;
     const what = describeRequest(this.#request);
     if (failure.kind === "auth") {
-      const error = new UploadError("auth", `${what}: the credentials could not be obtained`, { cause: failure.cause, retryable: false });
+      // The auth library's reason is the message's point (a missing key file, no ADC): the shared wording carries it.
+      const error = transportFailureError(this.#request, failure, { idleTimeoutMs: this.#o.retry.idleTimeoutMs, sessionUri: undefined });
       return this.#cancelRequested ? this.#finishCancelled(error.message) : this.#fail(error);
     }
     if (this.#phase === "looking") {
