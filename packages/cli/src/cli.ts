@@ -578,7 +578,7 @@ async function uploadOnce(args: CliArgs, io: CliIo, say: (line: string) => void,
         }
         if (status?.kind === "open") persisted = Math.max(persisted, status.heldBytes);
       }
-      if (args.resume !== undefined) {
+      if (args.resume !== undefined && saved !== undefined) {
         return {
           kind: "done",
           exit: failLine(args, io, say, "interrupted", `upload stopped at ${formatBytes(persisted)} persisted; the ${wantsParallel(args) ? "multipart upload" : "session"} is kept in ${args.resume}`,

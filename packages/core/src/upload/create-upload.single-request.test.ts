@@ -228,6 +228,18 @@ describe('singleRequest: "auto" (the default)', () => {
     await expect(upload.done).resolves.toMatchObject({ size: "10" });
   });
 
+  it("onAbort keep while the request is in flight: nothing to keep, so it is let settle and the object reported committed", async () => {
+    const { runtime, clock, singles } = setup([], 50);
+    const upload = createUpload({ ...target, onAbort: "keep" }, runtime);
+    await upload.write(bytesOf(10));
+    void upload.end();
+    await flushMicrotasks();
+    expect(singles).toHaveLength(1);
+    const outcome = await runUntilSettled(clock, upload.abort("stop"));
+    expect(outcome.outcome).toBe("committed");
+    await expect(upload.done).resolves.toMatchObject({ size: "10" });
+  });
+
   it("credentials go to the endpoint over https, not over plain http to loopback", async () => {
     const https = setup();
     await feed(createUpload({ ...target }, https.runtime), https.clock, bytesOf(10));

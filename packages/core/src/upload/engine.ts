@@ -327,9 +327,13 @@ export class SingleRequestEngine implements LayerEngine {
     return this.#driver.cancel();
   }
 
-  /** See {@link LayerEngine.abort}. */
-  abort(reason?: unknown): void {
-    this.#driver.abort(reason);
+  /**
+   * There is nothing to keep (no session exists), so an abort is a cancel: a request in flight is let
+   * settle, because its answer is the only way to know whether the object exists (one that does is
+   * reported committed, never "aborted").
+   */
+  abort(): void {
+    void this.#driver.cancel();
   }
 
   /** No session exists, so there is nothing to resume. */
