@@ -508,6 +508,19 @@ function multipartOptions(environment: SuiteEnvironment, name: string, extra: Pa
 
 const multipartCases: readonly SuiteCase[] = [
   {
+    name: "single request: a source smaller than one chunk is one request (no onSession), survives a 503 and a cut response",
+    async run(environment) {
+      const data = generated(CHUNK - 3, 30);
+      const name = uniqueName("single");
+      const headers = await faultHeaders(environment.emulatorUrl, ["single:return-503", "single:return-broken-stream-final-chunk-after-10B"]);
+      let sessions = 0;
+      const object = await upload(asyncPieces(data, 10_000), options(environment, name, { extraHeaders: headers, onSession: () => (sessions += 1) }));
+      await expectStored(environment, name, object, data);
+      checkEqual(sessions, 0, "onSession calls");
+      check((await faultStatus(environment.emulatorUrl, headers)).completed, "both faults were used");
+    },
+  },
+  {
     name: "multipart: parallelism 3 uploads an async iterable byte for byte; a part is retried alone after a 503",
     async run(environment) {
       const data = generated(3 * 5 * MiB + 11, 31);

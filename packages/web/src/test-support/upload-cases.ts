@@ -75,12 +75,30 @@ async function writeSome(upload: UploadStream, size: number, seed: number, stopA
 /** The upload stream cases. */
 export const uploadCases: readonly SuiteCase[] = [
   {
-    name: "upload stream: sizes 0, 1, 256 KiB - 1, 256 KiB, 256 KiB + 1 and 1 MiB + 17 arrive byte for byte with a verified CRC32C",
+    name: "upload stream: sizes 0, 1, 256 KiB - 1, 256 KiB, 256 KiB + 1 and 1 MiB + 17 arrive byte for byte with a verified CRC32C (resumable session, and one request below a chunk)",
     async run(environment) {
-      for (const [index, size] of [0, 1, 256 * KIB - 1, 256 * KIB, 256 * KIB + 1, MIB + 17].entries()) {
-        const object = await uploadAndCompare(environment, size, 100 + index);
-        check(typeof object.crc32c === "string", `size ${size}: no crc32c on the object`);
+      for (const singleRequest of ["never", "auto"] as const) {
+        for (const [index, size] of [0, 1, 256 * KIB - 1, 256 * KIB, 256 * KIB + 1, MIB + 17].entries()) {
+          const object = await uploadAndCompare(environment, size, 100 + index, { singleRequest });
+          check(typeof object.crc32c === "string", `size ${size} (${singleRequest}): no crc32c on the object`);
+        }
       }
+    },
+  },
+  {
+    name: "upload stream: a source smaller than one chunk goes as one request: no session event, no checkpoint, MD5 verified too",
+    async run(environment) {
+      const options = baseOptions(environment, { checksum: "both", contentType: "text/plain" });
+      const upload = createUploadStream(options);
+      let sessions = 0;
+      upload.on("session", () => (sessions += 1));
+      await generatedStream(100 * KIB, 41).stream.pipeTo(upload);
+      const object = await upload.done;
+      check(object.size === String(100 * KIB), `object size ${object.size}`);
+      check(typeof object.md5Hash === "string", "no md5Hash on the object");
+      check(sessions === 0 && upload.checkpoint() === undefined, `sessions ${sessions}, checkpoint ${JSON.stringify(upload.checkpoint())}`);
+      assertSameBytes(await objectBytes(environment.emulatorUrl, environment.bucket, options["name"] as string), generated(100 * KIB, 41), "stored object");
+      check((await objectMetadata(environment.emulatorUrl, environment.bucket, options["name"] as string))?.["contentType"] === "text/plain", "content type");
     },
   },
   {
