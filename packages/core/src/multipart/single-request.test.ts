@@ -99,6 +99,53 @@ describe("SingleRequestUpload", () => {
     expect(plain.poll(0)).toMatchObject({ type: "failed", error: { code: "precondition-failed" } });
   });
 
+  it("after a lost answer, any refusal (a 410 here) is checked against the object too: never failed about an object that is this upload's", () => {
+    const upload = new SingleRequestUpload(opts(), [data]);
+    upload.onError(send(upload).id, { kind: "network" }, 0);
+    const second = send(upload, 1000);
+    upload.onResponse(second.id, { status: 410, headers: {}, body: JSON.stringify({ error: { message: "gone" } }) }, 1000);
+    const lookup = send(upload, 1000);
+    expect(lookup.purpose).toBe("lookup");
+    upload.onResponse(lookup.id, objectFor(data), 1000);
+    expect(upload.poll(1000).type).toBe("done");
+  });
+
+  it("a 200 whose body is cut short is looked up, not called a protocol violation", () => {
+    const upload = new SingleRequestUpload(opts(), [data]);
+    const first = send(upload);
+    upload.onResponse(first.id, { status: 200, headers: { "content-type": "application/json" }, body: '{"bucket":"bkt","na' }, 0);
+    const lookup = send(upload, 0);
+    expect(lookup.purpose).toBe("lookup");
+    upload.onResponse(lookup.id, objectFor(data), 0);
+    expect(upload.poll(0).type).toBe("done");
+
+    // Without a CRC32C to identify the object, the whole request is resent instead.
+    const blind = new SingleRequestUpload(opts({ checksum: "none" }), [data]);
+    const a = send(blind);
+    blind.onResponse(a.id, { status: 200, headers: {}, body: "{" }, 0);
+    expect(blind.poll(0).type).toBe("wait");
+    expect(send(blind, 60_000).purpose).toBe("single");
+  });
+
+  it("a cancel during the backoff after an unknown outcome looks the object up first: done if it is this upload's, cancelled if not", () => {
+    const found = new SingleRequestUpload(opts(), [data]);
+    found.onError(send(found).id, { kind: "network" }, 0);
+    expect(found.poll(0).type).toBe("wait");
+    found.cancel();
+    const lookup = send(found, 0);
+    expect(lookup.purpose).toBe("lookup");
+    found.onResponse(lookup.id, objectFor(data), 0);
+    expect(found.poll(0)).toMatchObject({ type: "done", committedBeforeCancel: true });
+
+    const missing = new SingleRequestUpload(opts(), [data]);
+    missing.onError(send(missing).id, { kind: "timeout" }, 0);
+    missing.cancel();
+    const look = send(missing, 0);
+    missing.onResponse(look.id, { status: 404, headers: {}, body: "" }, 0);
+    expect(missing.poll(0).type).toBe("cancelled");
+    expect(missing.error?.code).toBe("cancelled");
+  });
+
   it("picks a boundary that does not occur in the bytes, even across view seams", () => {
     // A random source that repeats: the first boundary drawn is planted in the data, split over two views.
     const probe = new SingleRequestUpload(opts({ random: () => 0.25 }), [new Uint8Array(1)]);

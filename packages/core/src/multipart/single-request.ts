@@ -19,8 +19,10 @@
  *     generation precondition, a retry after a lost answer may write the same bytes again, leaving
  *     a newer generation of identical content. With one (`ifGenerationMatch: 0`), such a retry is
  *     answered 412 because the first attempt succeeded: after an attempt whose outcome was unknown,
- *     a 412 leads to a metadata lookup, and an object with this upload's size and checksums is
- *     accepted as this upload's (`done`), anything else stays `precondition-failed`. Preconditions,
+ *     a 412 (or any other refusal) leads to a metadata lookup, and an object with this upload's size
+ *     and checksums is accepted as this upload's (`done`), anything else stays the refusal. A 2xx
+ *     whose body is not an object resource (cut short) is looked up the same way (resent when no
+ *     CRC32C can identify the object). Preconditions,
  *     ACLs, KMS, userProject and CSEK travel exactly as on the resumable start.
  *  4. Cancel lets a request in flight settle: an object it created is reported (`done` with
  *     `committedBeforeCancel`), never called cancelled.
@@ -133,7 +135,8 @@ export class SingleRequestUpload {
   #cancelRequested = false;
   /** An attempt's outcome was unknown (lost answer, 5xx): a later 412 may be its own success. */
   #uncertain = false;
-  #preconditionError: UploadError | undefined;
+  /** The refusal to report if the lookup after it does not find this upload's object. */
+  #refusal: UploadError | undefined;
   #committedBeforeCancel = false;
   #object: ObjectResource | undefined;
   #error: UploadError | undefined;
@@ -217,13 +220,20 @@ export class SingleRequestUpload {
   // --- input -------------------------------------------------------------------------------------
 
   /**
-   * Cancels. A request in flight is let settle (its answer says whether the object exists); with
-   * nothing in flight the upload ends `cancelled` at once. No-op once finished.
+   * Cancels. A request in flight is let settle (its answer says whether the object exists); after an
+   * attempt whose outcome is unknown the object is looked up first (one that is this upload's is
+   * `done`, never called cancelled); otherwise the upload ends `cancelled` at once. No-op once finished.
    */
   cancel(): void {
     if (this.isFinished || this.#cancelRequested) return;
     this.#cancelRequested = true;
-    if (this.#phase !== "in-flight" && this.#phase !== "looking") this.#finishCancelled("the single-request upload was cancelled before the object was created");
+    if (this.#phase === "in-flight" || this.#phase === "looking" || this.#phase === "lookup") return;
+    if (this.#uncertain && this.#crc32c !== undefined) {
+      this.#refusal = new UploadError("cancelled", "the single-request upload was cancelled after an attempt whose outcome is unknown, and no object of its bytes exists");
+      this.#phase = "lookup";
+      return;
+    }
+    this.#finishCancelled("the single-request upload was cancelled before the object was created");
   }
 
   /** Stops at once: `failed` with code `aborted`; a request in flight is abandoned (its outcome ignored). No-op once finished. */
@@ -295,7 +305,7 @@ export class SingleRequestUpload {
     if (!this.#settle(id, "onResponse")) return;
     const status = response.status;
     if (this.#phase === "looking") return this.#onLookup(response, now);
-    if (status === 200 || status === 201) return this.#onCreated(response, status);
+    if (status === 200 || status === 201) return this.#onCreated(response, status, now);
     if (status === 401 && !this.#refreshed) {
       this.#refreshed = true;
       this.#refresh = true;
@@ -310,19 +320,20 @@ export class SingleRequestUpload {
     }
     // forStart: a 404 here means "no such bucket", not a session gone; the checksums travel in the body.
     const error = errorForStatus(this.#request, response, { forStart: true, carriedHash: this.#crc32c !== undefined || this.#md5 !== undefined });
-    if (this.#cancelRequested) return this.#finishCancelled(`the single-request upload was cancelled; its request was refused: ${error.message}`);
-    if (status === 412 && this.#uncertain && this.#crc32c !== undefined) {
-      // An earlier attempt may have created the object: look before calling it a failure.
-      this.#preconditionError = error;
+    if (this.#uncertain && this.#crc32c !== undefined) {
+      // An earlier attempt whose answer was lost may have created the object (a 412 to the resend is
+      // the usual sign, but any refusal can come after it): look before calling it a failure.
+      this.#refusal = error;
       this.#phase = "lookup";
       return;
     }
+    if (this.#cancelRequested) return this.#finishCancelled(`the single-request upload was cancelled; its request was refused: ${error.message}`);
     this.#fail(error);
   }
 
   /** The metadata lookup after a 412: this upload's object (size and checksums) is success. */
   #onLookup(response: TransportResponse, now: number): void {
-    const precondition = this.#preconditionError!;
+    const precondition = this.#refusal!;
     if (transientStatuses.has(response.status)) {
       this.#phase = "lookup";
       return this.#retry(now, new UploadError("transient", `${describeRequest(this.#lookupRequest())}: came ${response.status} (transient)`, { status: response.status }), "lookup");
@@ -336,10 +347,12 @@ export class SingleRequestUpload {
       (this.#md5 === undefined || (typeof object.md5Hash === "string" && sameBase64(object.md5Hash, decodeB64(this.#md5))));
     if (ours) {
       this.#object = object;
+      this.#committedBeforeCancel = this.#cancelRequested;
       this.#phase = "done";
       this.#events.push({ type: "progress", bytesSent: this.#size, bytesPersisted: this.#size });
       return;
     }
+    if (this.#cancelRequested) return this.#finishCancelled(`the single-request upload was cancelled; no object of its bytes exists (${precondition.message})`);
     this.#fail(precondition);
   }
 
@@ -380,10 +393,22 @@ export class SingleRequestUpload {
     throw new UsageError(`${call}(${String(id)}): expected the id of the request in flight (${this.#phase === "in-flight" ? this.#id : "there is none"})`);
   }
 
-  #onCreated(response: TransportResponse, status: number): void {
+  #onCreated(response: TransportResponse, status: number, now: number): void {
     const what = describeRequest(this.#request);
     const object = objectOf(response);
-    if (typeof object === "string") return this.#fail(new UploadError("protocol-violation", `${what}: ${object}`, { status }));
+    if (typeof object === "string") {
+      // A success whose body cannot be read (cut short, garbled): the object was most likely created,
+      // but nothing here proves it is these bytes. Look it up when its checksum can say; else resend
+      // (safe: the same bytes again, or a 412 that leads to the lookup).
+      this.#uncertain = true;
+      const unreadable = new UploadError("protocol-violation", `${what}: came ${status} but its body is not an object resource (${object})`, { status });
+      if (this.#crc32c !== undefined) {
+        this.#refusal = unreadable;
+        this.#phase = "lookup";
+        return;
+      }
+      return this.#retry(now, new UploadError("transient", `${unreadable.message}; the outcome is unknown, the whole request is resent`, { status }));
+    }
     if (object.bucket !== undefined && object.bucket !== this.#target.bucket) {
       return this.#fail(new UploadError("protocol-violation", `${what}: expected the object in bucket ${this.#target.bucket}, came one in ${String(object.bucket)}`, { status }));
     }
@@ -410,7 +435,16 @@ export class SingleRequestUpload {
   }
 
   #retry(now: number, error: UploadError, then: "ready" | "lookup" = "ready"): void {
-    if (this.#cancelRequested) return this.#finishCancelled(`the single-request upload was cancelled after a failed attempt (${error.message}); an object exists only if that attempt reached GCS`);
+    if (this.#cancelRequested) {
+      // An attempt whose outcome is unknown: look for the object before saying "cancelled" (once; a
+      // lookup that fails too ends it with the hedge, since nothing more can be learnt).
+      if (then === "ready" && this.#uncertain && this.#crc32c !== undefined) {
+        this.#refusal = new UploadError("cancelled", `the single-request upload was cancelled after a failed attempt (${error.message}), and no object of its bytes exists`);
+        this.#phase = "lookup";
+        return;
+      }
+      return this.#finishCancelled(`the single-request upload was cancelled after a failed attempt (${error.message}); an object exists only if that attempt reached GCS`);
+    }
     const decision = this.#policy.onFailure(now);
     if ("giveUp" in decision) {
       const r = this.#o.retry;
