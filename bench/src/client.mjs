@@ -155,6 +155,7 @@ async function runIter() {
     name: objectName,
     auth: false,
     checksum: verify ? "crc32c" : "none",
+    singleRequest: "never",
     ...(chunkSize > 0 ? { chunkSize } : {}),
   });
   return { size: Number(object.size), crc32c: object.crc32c };

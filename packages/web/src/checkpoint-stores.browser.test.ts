@@ -1,14 +1,19 @@
 /** The checkpoint stores on Chromium's real IndexedDB and localStorage. */
 import { afterEach, describe, expect, it } from "vitest";
-import type { Checkpoint } from "@resumable-gcs/core";
+import { isMultipartCheckpoint, parseUploadCheckpoint, type Checkpoint, type UploadCheckpoint } from "@resumable-gcs/core";
 import { IndexedDbCheckpointStore, LocalStorageCheckpointStore } from "./checkpoint-stores.js";
 
 const checkpoint = (resumeOffset: number): Checkpoint =>
   ({ version: 1, sessionUri: `http://127.0.0.1:1/upload?upload_id=secret-${resumeOffset}`, persisted: resumeOffset, crc32c: 12345, chunkSize: 262144, fingerprint: "f" }) as unknown as Checkpoint;
 
+/** A sealed multipart checkpoint (written by core's sealer): its integrity digest must survive the store. */
+const multipart = JSON.parse(
+  '{"version":1,"kind":"xml-multipart","uploadId":"mpu-browser-fixture","partSize":5242880,"parts":[{"partNumber":1,"etag":"\\"etag-1\\"","size":5242880,"crc32c":305419896},{"partNumber":2,"etag":"\\"etag-2\\"","size":5242880,"crc32c":2271560481}],"fingerprint":"fnv1a64:0123456789abcdef","createdAt":"2030-01-01T00:00:00.000Z","integrity":"fnv1a64:3c25caf97e59db59"}',
+) as UploadCheckpoint;
+
 afterEach(() => localStorage.clear());
 
-describe.each<[string, (key: string, variant?: string) => { load(): Promise<unknown>; save(c: Checkpoint): Promise<void>; clear(): Promise<void> }]>([
+describe.each<[string, (key: string, variant?: string) => { load(): Promise<unknown>; save(c: UploadCheckpoint): Promise<void>; clear(): Promise<void> }]>([
   ["IndexedDbCheckpointStore", (key, variant) => new IndexedDbCheckpointStore(key, variant === undefined ? {} : { storeName: variant })],
   ["LocalStorageCheckpointStore", (key) => new LocalStorageCheckpointStore(key)],
 ])("%s", (_name, create) => {
@@ -20,6 +25,15 @@ describe.each<[string, (key: string, variant?: string) => { load(): Promise<unkn
     expect(await store.load()).toEqual(JSON.parse(JSON.stringify(checkpoint(2))));
     await store.clear();
     expect(await store.load()).toBeUndefined();
+  });
+
+  it("round-trips a multipart checkpoint: it parses again, sealed, as kind xml-multipart", async () => {
+    const store = create(`mp-${Math.random()}`);
+    expect(isMultipartCheckpoint(parseUploadCheckpoint(multipart))).toBe(true);
+    await store.save(multipart);
+    const loaded = parseUploadCheckpoint(await store.load());
+    expect(isMultipartCheckpoint(loaded)).toBe(true);
+    expect(loaded).toEqual(multipart);
   });
 
   it("keeps checkpoints of different keys apart, and a new instance reads what an earlier one saved", async () => {

@@ -4,6 +4,7 @@
  * session with the held bytes first. The resumable side is the in-memory GCS model; the
  * `uploadType=multipart` side a small fake that stores what the body's media part holds.
  */
+import { gunzipSync, gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { CHUNK, bytesOf, crcB64 } from "../harness.test-utils.js";
 import { flushMicrotasks, runUntilSettled, type FakeClock } from "../test-support/fake-clock.js";
@@ -256,6 +257,25 @@ describe('singleRequest: "auto" (the default)', () => {
     expect(hashed).toHaveLength(1);
     expect(transport.sent[0]!.headers["x-goog-encryption-algorithm"]).toBe("AES256");
     expect(transport.sent[0]!.headers["x-goog-encryption-key-sha256"]).not.toBe(Buffer.alloc(32).toString("base64"));
+  });
+
+  it("gzip: the one request carries the compressed bytes and contentEncoding gzip in its metadata", async () => {
+    const { runtime, clock, singles, objects } = setup();
+    const inputs: Uint8Array[] = [];
+    const gzip = () => ({
+      push(bytes: Uint8Array) {
+        inputs.push(Uint8Array.from(bytes));
+        return Promise.resolve([]);
+      },
+      finish() {
+        return Promise.resolve([new Uint8Array(gzipSync(Buffer.concat(inputs)))]);
+      },
+    });
+    const text = new TextEncoder().encode("line\n".repeat(1000));
+    await feed(createUpload({ ...target, gzip: true }, { ...runtime, gzip }), clock, text, 777);
+    expect(singles).toHaveLength(1);
+    expect(parts(singles[0]!).metadata).toMatchObject({ contentEncoding: "gzip" });
+    expect(gunzipSync(objects.get("obj")!).toString()).toBe("line\n".repeat(1000));
   });
 
   it('"never" always starts a session; origin, sessionUri and a checkpoint keep the resumable path too', async () => {
