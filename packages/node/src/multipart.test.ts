@@ -122,9 +122,15 @@ describe("parallelism through createUploadStream (XML multipart against the emul
     const data = generated(size, 9);
     const store = new FileCheckpointStore(join(dir, "keep.json"));
     const first = createUploadStream(options(name, { onAbort: "keep", checkpointStore: store, parallelism: 2 }, slow));
-    const feeding = pipeline(Readable.from(generate(size, 9)), first);
-    await new Promise<void>((resolve) => first.on("checkpoint-saved", ({ checkpoint }) => checkpoint.kind === "xml-multipart" && checkpoint.parts.some((p) => p.partNumber === 1) && resolve()));
-    first.destroy(new Error("process going down"));
+    const partOneSaved = new Promise<void>((resolve) => first.on("checkpoint-saved", ({ checkpoint }) => checkpoint.kind === "xml-multipart" && checkpoint.parts.some((p) => p.partNumber === 1) && resolve()));
+    // The source holds back its end until part 1 is checkpointed, so the upload cannot be complete when the abort comes.
+    const source = async function* (): AsyncGenerator<Buffer> {
+      yield data.subarray(0, 2 * PART);
+      await partOneSaved;
+      first.destroy(new Error("process going down"));
+      yield data.subarray(2 * PART);
+    };
+    const feeding = pipeline(Readable.from(source()), first);
     await expect(feeding).rejects.toThrow("process going down");
     await expect(first.done).rejects.toMatchObject({ code: "aborted" });
     // The file store round-trips the multipart checkpoint: it parses, sealed, as the same kind.

@@ -541,16 +541,25 @@ const multipartCases: readonly SuiteCase[] = [
       const name = uniqueName("multipart-resume");
       const store = new MemoryCheckpointStore();
       const controller = new AbortController();
+      let partOneSaved!: () => void;
+      const saved = new Promise<void>((resolve) => (partOneSaved = resolve));
+      // The source holds back its end until part 1 is checkpointed, then the abort comes: the upload
+      // cannot have been completed by then (part 1 is needed; parts finish out of order).
+      const source = async function* (): AsyncGenerator<Uint8Array> {
+        yield* asyncPieces(data.subarray(0, 2 * 5 * MiB), 256 * KiB);
+        await saved;
+        controller.abort(new Error("stop"));
+        yield* asyncPieces(data.subarray(2 * 5 * MiB), 256 * KiB);
+      };
       const first = upload(
-        asyncPieces(data, 256 * KiB),
+        source(),
         multipartOptions(environment, name, {
           parallelism: 2,
           onAbort: "keep",
           checkpointStore: store,
           signal: controller.signal,
           onCheckpointSaved: ({ checkpoint }) => {
-            // Part 1 must be in: parts finish out of order, and the source resumes after the run from part 1.
-            if (checkpoint.kind === "xml-multipart" && checkpoint.parts.some((p) => p.partNumber === 1)) controller.abort(new Error("stop"));
+            if (checkpoint.kind === "xml-multipart" && checkpoint.parts.some((p) => p.partNumber === 1)) partOneSaved();
           },
         }),
       );
