@@ -30,6 +30,7 @@ const server = createServer((req, res) => {
     const path = new URL(req.url ?? "/", "http://x").pathname;
     if (path === "/gzip") res.writeHead(200, { "content-encoding": "gzip", "content-type": "application/json" }).end(gzipSync('{"packed":true}'));
     else if (path === "/hang") res.writeHead(200).write("partial");
+    else if (path === "/silent") return; // never answers
     else res.writeHead(308, { range: `bytes=0-${Math.max(0, length - 1)}`, "x-twice": "a" }).end(`got ${length}`);
   });
 });
@@ -154,6 +155,13 @@ describe("the gaxios transport's fetch", () => {
     // node-fetch would add both of these to every request.
     expect(seen[0]!.headers["accept-encoding"]).toBeUndefined();
     expect(seen[0]!.headers["user-agent"]).not.toBe("node-fetch");
+  });
+
+  it("timeoutMs (gaxios's timeout, through the fetch's signal) ends a silent exchange and a stalled body as kind timeout", async () => {
+    const transport = createGaxiosTransport({ timeoutMs: 100 });
+    const silent = { method: "PUT" as const, url: `${base}/silent`, headers: { "content-length": "0" }, body: [], bodyLength: 0 };
+    await expect(transport.send(silent, sendOptions())).rejects.toMatchObject({ kind: "timeout", code: "TimeoutError" });
+    await expect(transport.send({ ...silent, url: `${base}/hang` }, sendOptions())).rejects.toMatchObject({ kind: "timeout", code: "TimeoutError" });
   });
 
   it("leaves a fetch implementation set on the caller's gaxios in charge; it gets the body as a Readable", async () => {
