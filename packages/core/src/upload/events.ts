@@ -31,7 +31,8 @@ export interface UploadRetry {
 export interface UploadEventMap {
   /**
    * A session exists (created, adopted or restored), or a multipart upload was initiated or
-   * restored: its checkpoint, to resume after a crash.
+   * restored: its checkpoint, to resume after a crash. Never emitted for a small upload sent as one
+   * request (`singleRequest: "auto"`, the source ended inside the first chunk): nothing to resume.
    */
   session: { readonly checkpoint: UploadCheckpoint };
   /** Bytes sent or persisted changed. */
