@@ -6,7 +6,7 @@
 // createWriteStream in its default single-request resumable mode), gcs-chunked (the peer with
 // `chunkSize`), raw-put (one session start and one PUT of the whole body: the ceiling),
 // node-multipart / node-multipart-http (ours: the Node adapter with `parallelism: 4`, the XML
-// multipart engine, <chunkBytes> parts, on the gaxios / node:http transport), node-single (ours: core's one-request upload, uploadType=multipart),
+// multipart engine, <chunkBytes> parts, on the gaxios / node:http transport), node-resumable (ours: the Node adapter with `singleRequest: "never"`: a session even below one chunk),
 // gcs-tm (the peer's transfer manager `uploadFileInChunks`, XML multipart from a file written
 // before the clock starts: it uploads files only), web (ours: @resumable-gcs/web's WritableStream on
 // Node, global fetch, `pipeTo` from a ReadableStream), iter (ours: @resumable-gcs/iter's `upload()`
@@ -61,7 +61,8 @@ const sampler = setInterval(() => {
 }, 50);
 
 // --- clients -------------------------------------------------------------------------------------
-async function runOurs(transport) {
+/** Ours, sequential: the Node adapter with its default options (`resumable: true` keeps a session even below one chunk). */
+async function runOurs(transport, { resumable = false } = {}) {
   const { createUploadStream } = modules;
   const stream = createUploadStream({
     apiEndpoint: endpoint,
@@ -70,8 +71,7 @@ async function runOurs(transport) {
     auth: false,
     transport,
     checksum: verify ? "crc32c" : "none",
-    // The resumable rows keep a session even below one chunk (the default would send one request: that is node-single's row).
-    singleRequest: "never",
+    ...(resumable ? { singleRequest: "never" } : {}),
     ...(chunkSize > 0 ? { chunkSize } : {}),
   });
   await pipeline(Readable.from(blocks()), stream);
@@ -138,7 +138,7 @@ async function runRaw() {
 /** Ours, Web Streams: the web adapter on Node's global fetch, fed by `pipeTo` (backpressure through the stream). */
 async function runWeb() {
   const { createUploadStream } = modules;
-  const upload = createUploadStream({ apiEndpoint: endpoint, bucket, name: objectName, checksum: verify ? "crc32c" : "none", singleRequest: "never", ...(chunkSize > 0 ? { chunkSize } : {}) });
+  const upload = createUploadStream({ apiEndpoint: endpoint, bucket, name: objectName, checksum: verify ? "crc32c" : "none", ...(chunkSize > 0 ? { chunkSize } : {}) });
   await ReadableStream.from(blocks()).pipeTo(upload);
   const object = await upload.done;
   return { size: Number(object.size), crc32c: object.crc32c };
@@ -155,7 +155,6 @@ async function runIter() {
     name: objectName,
     auth: false,
     checksum: verify ? "crc32c" : "none",
-    singleRequest: "never",
     ...(chunkSize > 0 ? { chunkSize } : {}),
   });
   return { size: Number(object.size), crc32c: object.crc32c };
@@ -177,31 +176,6 @@ async function runMultipart(transport) {
   await pipeline(Readable.from(blocks()), stream);
   const object = await stream.done;
   return { size: Number(object.size), crc32c: object.crc32c };
-}
-
-/** Ours, one request: the object resource and the bytes in one uploadType=multipart POST. */
-async function runSingle() {
-  const { SingleRequestUpload } = modules.core;
-  const { createGaxiosTransport, nodeChecksums } = modules;
-  const transport = createGaxiosTransport();
-  const upload = new SingleRequestUpload(
-    { target: { kind: "json", bucket, name: objectName, endpoint }, random: Math.random, checksums: nodeChecksums, checksum: verify ? "crc32c" : "none" },
-    [...blocks()],
-  );
-  const signal = new AbortController().signal;
-  for (;;) {
-    const action = upload.poll(performance.now());
-    if (action.type === "done") return { size: Number(action.object.size), crc32c: action.object.crc32c };
-    if (action.type === "failed") throw action.error;
-    if (action.type === "wait") await new Promise((resolve) => setTimeout(resolve, action.until - performance.now()));
-    else if (action.type === "send") {
-      try {
-        upload.onResponse(action.id, await transport.send(action.request, { signal, credentials: false, maxResponseBytes: 1 << 20 }), performance.now());
-      } catch (error) {
-        upload.onError(action.id, { kind: error?.kind ?? "network", cause: error }, performance.now());
-      }
-    } else throw new Error(`unexpected action ${action.type}`);
-  }
 }
 
 /**
@@ -244,7 +218,7 @@ const runners = {
   "gcs-chunked": () => runPeer(true),
   "raw-put": () => runRaw(),
   "node-multipart": () => runMultipart("gaxios"),
-  "node-single": () => runSingle(),
+  "node-resumable": () => runOurs("gaxios", { resumable: true }),
   "gcs-tm": () => runTransferManager(),
   web: () => runWeb(),
   iter: () => runIter(),

@@ -50,8 +50,8 @@ export function parallelClients(partSize = 16 * MiB) {
 
 /** The small-object rows: one request (ours) against session start + PUT. */
 export const SMALL_CLIENTS = [
-  { kind: "node-single", label: "ours: core single-request upload (uploadType=multipart, gaxios)", chunked: false },
-  { kind: "node", label: "ours: @resumable-gcs/node, resumable (gaxios)", chunked: false },
+  { kind: "node", label: "ours: @resumable-gcs/node, default options (one uploadType=multipart request, gaxios)", chunked: false },
+  { kind: "node-resumable", label: "ours: @resumable-gcs/node, singleRequest: \"never\" (session start + PUT, gaxios)", chunked: false },
   { kind: "gcs", label: "@google-cloud/storage (single request)", chunked: false },
   { kind: "raw-put", label: "raw single PUT (session start + PUT)", chunked: false, checksumOffOnly: true },
 ];
