@@ -15,14 +15,23 @@ import { ValidationError } from "../errors.js";
 
 /** The flat options these checks read (a subset of the upload layer's). */
 export interface EngineChoiceOptions {
+  /** A session minted elsewhere: only the resumable path can continue it. */
   readonly sessionUri?: unknown;
+  /** A signed resumable-start URL: only the resumable path can use it. */
   readonly signedUrl?: unknown;
+  /** Parts in flight; given, it asks for the multipart engine. */
   readonly parallelism?: unknown;
+  /** The part size; given, it asks for the multipart engine. */
   readonly partSize?: unknown;
+  /** `"auto"` (default) or `"never"`: whether a source that ends inside the first chunk may go as one request. */
   readonly singleRequest?: unknown;
+  /** A precondition the XML API's complete request cannot express (refused with multipart). */
   readonly ifGenerationNotMatch?: unknown;
+  /** A precondition the XML API's complete request cannot express (refused with multipart). */
   readonly ifMetagenerationNotMatch?: unknown;
+  /** The verification mode; `"md5"` alone is refused with multipart (such an object has no MD5). */
   readonly checksum?: unknown;
+  /** Object metadata; holds and a known `md5Hash` have no multipart form. */
   readonly metadata?: { readonly temporaryHold?: unknown; readonly eventBasedHold?: unknown; readonly md5Hash?: unknown; readonly [field: string]: unknown } | undefined;
 }
 
