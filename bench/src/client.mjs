@@ -61,8 +61,11 @@ const sampler = setInterval(() => {
 }, 50);
 
 // --- clients -------------------------------------------------------------------------------------
-/** Ours, sequential: the Node adapter with its default options (`resumable: true` keeps a session even below one chunk). */
-async function runOurs(transport, { resumable = false } = {}) {
+/**
+ * Ours: the Node adapter with its default options; `resumable` keeps a session even below one chunk,
+ * `parallel` sends `parallelism: 4` parts of <chunkBytes> (the XML multipart engine).
+ */
+async function runOurs(transport, { resumable = false, parallel = false } = {}) {
   const { createUploadStream } = modules;
   const stream = createUploadStream({
     apiEndpoint: endpoint,
@@ -72,7 +75,7 @@ async function runOurs(transport, { resumable = false } = {}) {
     transport,
     checksum: verify ? "crc32c" : "none",
     ...(resumable ? { singleRequest: "never" } : {}),
-    ...(chunkSize > 0 ? { chunkSize } : {}),
+    ...(parallel ? { parallelism: 4, partSize: chunkSize } : chunkSize > 0 ? { chunkSize } : {}),
   });
   await pipeline(Readable.from(blocks()), stream);
   const object = await stream.done;
@@ -160,24 +163,6 @@ async function runIter() {
   return { size: Number(object.size), crc32c: object.crc32c };
 }
 
-/** Ours, parallel: the Node adapter with `parallelism: 4` (the XML multipart engine), on the default (gaxios) or the node:http transport. */
-async function runMultipart(transport) {
-  const { createUploadStream } = modules;
-  const stream = createUploadStream({
-    apiEndpoint: endpoint,
-    bucket,
-    name: objectName,
-    auth: false,
-    transport,
-    checksum: verify ? "crc32c" : "none",
-    parallelism: 4,
-    partSize: chunkSize,
-  });
-  await pipeline(Readable.from(blocks()), stream);
-  const object = await stream.done;
-  return { size: Number(object.size), crc32c: object.crc32c };
-}
-
 /**
  * The peer's parallel uploader. Its XML requests go to `https://{bucket}.{host}/{object}` (virtual
  * host, always https), which no loopback emulator can answer; a shim auth client sends them to the
@@ -211,13 +196,13 @@ async function runTransferManager() {
 }
 
 const runners = {
-  "node-multipart-http": () => runMultipart("http"),
+  "node-multipart-http": () => runOurs("http", { parallel: true }),
   node: () => runOurs("gaxios"),
   "node-http": () => runOurs("http"),
   gcs: () => runPeer(false),
   "gcs-chunked": () => runPeer(true),
   "raw-put": () => runRaw(),
-  "node-multipart": () => runMultipart("gaxios"),
+  "node-multipart": () => runOurs("gaxios", { parallel: true }),
   "node-resumable": () => runOurs("gaxios", { resumable: true }),
   "gcs-tm": () => runTransferManager(),
   web: () => runWeb(),

@@ -21,6 +21,7 @@
  * - Every promise it hands out is marked handled: ignoring one never produces an unhandled
  *   rejection. Once the upload is finished no timer is left behind.
  */
+import { checkDriverServices } from "./driver-services.js";
 import { SimpleAbortController } from "./abort.js";
 import type { Checkpoint } from "./checkpoint.js";
 import type { Clock } from "./clock.js";
@@ -29,7 +30,6 @@ import { UploadMachine, type RequestPurpose, type SendAction, type UploadAction,
 import type { ObjectResource } from "./protocol.js";
 import {
   DEFAULT_MAX_RESPONSE_BYTES,
-  TRANSPORT_SPECIFICATION_VERSION,
   TransportError,
   type Transport,
   type TransportErrorKind as TransportRejectionKind,
@@ -137,22 +137,7 @@ export class UploadDriver {
    */
   constructor(options: UploadDriverOptions) {
     if (!(options?.machine instanceof UploadMachine)) throw new ValidationError("machine", "expected an UploadMachine");
-    if (typeof options.transport?.send !== "function") throw new ValidationError("transport", "expected a Transport with a send() method");
-    const version: unknown = options.transport.specificationVersion;
-    if (version !== TRANSPORT_SPECIFICATION_VERSION) {
-      throw new ValidationError("transport", `expected a Transport of specificationVersion ${TRANSPORT_SPECIFICATION_VERSION}, came ${JSON.stringify(version) ?? "none"}`);
-    }
-    if (typeof options.transport.capabilities?.uploadProgress !== "boolean") {
-      throw new ValidationError("transport", "expected capabilities: { uploadProgress: boolean } on the Transport");
-    }
-    if (options.credentialsFor !== undefined && typeof options.credentialsFor !== "function") throw new ValidationError("credentialsFor", "expected a function");
-    if (options.maxResponseBytes !== undefined && !(Number.isSafeInteger(options.maxResponseBytes) && options.maxResponseBytes > 0)) {
-      throw new ValidationError("maxResponseBytes", `expected a positive integer, came ${String(options.maxResponseBytes)}`);
-    }
-    if (typeof options.clock?.now !== "function" || typeof options.clock.setTimer !== "function") {
-      throw new ValidationError("clock", "expected a Clock with now() and setTimer()");
-    }
-    if (options.onEvent !== undefined && typeof options.onEvent !== "function") throw new ValidationError("onEvent", "expected a function");
+    checkDriverServices(options);
     this.machine = options.machine;
     this.#transport = options.transport;
     this.#clock = options.clock;

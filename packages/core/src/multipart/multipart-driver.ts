@@ -15,12 +15,13 @@
  *   aborted; its late outcome is still reported and the machine ignores it.
  * - Every promise it hands out is marked handled. Once the upload is finished no timer is left.
  */
+import { checkDriverServices } from "../driver-services.js";
 import { SimpleAbortController } from "../abort.js";
 import type { Clock } from "../clock.js";
 import { UploadError, ValidationError } from "../errors.js";
 import type { ObjectResource } from "../protocol.js";
 import { MIN_UPLOAD_THROUGHPUT } from "../driver.js";
-import { DEFAULT_MAX_RESPONSE_BYTES, TRANSPORT_SPECIFICATION_VERSION, TransportError, type Transport, type TransportRequest, type TransportResponse } from "../transport.js";
+import { DEFAULT_MAX_RESPONSE_BYTES, TransportError, type Transport, type TransportRequest, type TransportResponse } from "../transport.js";
 import type { MultipartCheckpoint } from "./multipart-checkpoint.js";
 import { MultipartMachine, type MultipartAction, type MultipartEvent, type MultipartPurpose, type MultipartSendAction, type MultipartTransportFailure } from "./multipart-machine.js";
 
@@ -105,18 +106,7 @@ export class MultipartDriver {
    */
   constructor(options: MultipartDriverOptions) {
     if (!(options?.machine instanceof MultipartMachine)) throw new ValidationError("machine", "expected a MultipartMachine");
-    if (typeof options.transport?.send !== "function") throw new ValidationError("transport", "expected a Transport with a send() method");
-    const version: unknown = options.transport.specificationVersion;
-    if (version !== TRANSPORT_SPECIFICATION_VERSION) {
-      throw new ValidationError("transport", `expected a Transport of specificationVersion ${TRANSPORT_SPECIFICATION_VERSION}, came ${JSON.stringify(version) ?? "none"}`);
-    }
-    if (typeof options.transport.capabilities?.uploadProgress !== "boolean") throw new ValidationError("transport", "expected capabilities: { uploadProgress: boolean } on the Transport");
-    if (options.credentialsFor !== undefined && typeof options.credentialsFor !== "function") throw new ValidationError("credentialsFor", "expected a function");
-    if (options.maxResponseBytes !== undefined && !(Number.isSafeInteger(options.maxResponseBytes) && options.maxResponseBytes > 0)) {
-      throw new ValidationError("maxResponseBytes", `expected a positive integer, came ${String(options.maxResponseBytes)}`);
-    }
-    if (typeof options.clock?.now !== "function" || typeof options.clock.setTimer !== "function") throw new ValidationError("clock", "expected a Clock with now() and setTimer()");
-    if (options.onEvent !== undefined && typeof options.onEvent !== "function") throw new ValidationError("onEvent", "expected a function");
+    checkDriverServices(options);
     this.machine = options.machine;
     this.#transport = options.transport;
     this.#clock = options.clock;

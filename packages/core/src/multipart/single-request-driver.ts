@@ -13,12 +13,13 @@
  *   aborted with that error as the cause. Every promise handed out is marked handled; once the
  *   upload is finished no timer is left.
  */
+import { checkDriverServices } from "../driver-services.js";
 import { SimpleAbortController } from "../abort.js";
 import type { Clock } from "../clock.js";
 import { MIN_UPLOAD_THROUGHPUT } from "../driver.js";
 import { UploadError, ValidationError } from "../errors.js";
 import type { ObjectResource } from "../protocol.js";
-import { DEFAULT_MAX_RESPONSE_BYTES, TRANSPORT_SPECIFICATION_VERSION, TransportError, type Transport, type TransportRequest, type TransportResponse } from "../transport.js";
+import { DEFAULT_MAX_RESPONSE_BYTES, TransportError, type Transport, type TransportRequest, type TransportResponse } from "../transport.js";
 import { SingleRequestUpload, type SingleRequestAction, type SingleRequestEvent, type SingleRequestFailure, type SingleRequestSendAction } from "./single-request.js";
 
 /** What the driver runs on. */
@@ -83,18 +84,7 @@ export class SingleRequestDriver {
    */
   constructor(options: SingleRequestDriverOptions) {
     if (!(options?.upload instanceof SingleRequestUpload)) throw new ValidationError("upload", "expected a SingleRequestUpload");
-    if (typeof options.transport?.send !== "function") throw new ValidationError("transport", "expected a Transport with a send() method");
-    const version: unknown = options.transport.specificationVersion;
-    if (version !== TRANSPORT_SPECIFICATION_VERSION) {
-      throw new ValidationError("transport", `expected a Transport of specificationVersion ${TRANSPORT_SPECIFICATION_VERSION}, came ${JSON.stringify(version) ?? "none"}`);
-    }
-    if (typeof options.transport.capabilities?.uploadProgress !== "boolean") throw new ValidationError("transport", "expected capabilities: { uploadProgress: boolean } on the Transport");
-    if (typeof options.clock?.now !== "function" || typeof options.clock.setTimer !== "function") throw new ValidationError("clock", "expected a Clock with now() and setTimer()");
-    if (options.onEvent !== undefined && typeof options.onEvent !== "function") throw new ValidationError("onEvent", "expected a function");
-    if (options.credentialsFor !== undefined && typeof options.credentialsFor !== "function") throw new ValidationError("credentialsFor", "expected a function");
-    if (options.maxResponseBytes !== undefined && !(Number.isSafeInteger(options.maxResponseBytes) && options.maxResponseBytes > 0)) {
-      throw new ValidationError("maxResponseBytes", `expected a positive integer, came ${String(options.maxResponseBytes)}`);
-    }
+    checkDriverServices(options);
     this.upload = options.upload;
     this.#transport = options.transport;
     this.#clock = options.clock;

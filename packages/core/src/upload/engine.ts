@@ -92,28 +92,47 @@ export interface EngineHooks {
   readonly credentialsFor: (url: string) => boolean;
 }
 
-/** The resumable session engine behind the layer's surface. */
-export class ResumableEngine implements LayerEngine {
-  readonly kind = "resumable";
+/** What {@link DrivenEngine} forwards to: a driver's calls. */
+interface EngineDriver {
   readonly done: Promise<ObjectResource>;
-  readonly #machine: UploadMachine;
-  readonly #driver: UploadDriver;
+  write(bytes: Uint8Array): Promise<void>;
+  end(): Promise<ObjectResource>;
+  cancel(): Promise<void>;
+  abort(reason?: unknown): void;
+  checkpoint(): UploadCheckpoint | undefined;
+}
 
-  /** Starts driving `machine` (on the next microtask). */
-  constructor(machine: UploadMachine, hooks: EngineHooks) {
-    this.#machine = machine;
-    this.#driver = new UploadDriver({
-      machine,
-      transport: hooks.transport,
-      clock: hooks.clock,
-      onEvent: (event) => {
-        const translated = translateResumable(event);
-        if (translated !== undefined) hooks.onEvent(translated);
-      },
-      credentialsFor: (request) => hooks.credentialsFor(request.url),
-    });
-    this.done = this.#driver.done;
+/** What {@link DrivenEngine} reads: a machine's counters. */
+interface EngineCounters {
+  readonly resumeOffset: number;
+  readonly wantsData: boolean;
+  readonly bytesBuffered: number;
+  readonly bytesSent: number;
+  readonly bytesPersisted: number;
+  readonly totalSize: number | undefined;
+}
+
+/**
+ * A machine and its driver behind the layer's surface: calls go to the driver, counters come
+ * from the machine. The resumable and multipart engines differ only in their driver, how their
+ * machine says it ended, and how their events translate.
+ */
+abstract class DrivenEngine implements LayerEngine {
+  abstract readonly kind: "resumable" | "xml-multipart";
+  readonly done: Promise<ObjectResource>;
+  readonly #driver: EngineDriver;
+  readonly #counters: EngineCounters;
+
+  protected constructor(driver: EngineDriver, counters: EngineCounters) {
+    this.#driver = driver;
+    this.#counters = counters;
+    this.done = driver.done;
   }
+
+  /** See {@link LayerEngine.object}. */
+  abstract get object(): ObjectResource | undefined;
+  /** See {@link LayerEngine.cancelled}. */
+  abstract get cancelled(): boolean;
 
   /** See {@link LayerEngine.write}. */
   write(bytes: Uint8Array): Promise<void> {
@@ -141,27 +160,51 @@ export class ResumableEngine implements LayerEngine {
   }
 
   get resumeOffset(): number {
-    return this.#machine.resumeOffset;
+    return this.#counters.resumeOffset;
   }
 
   get wantsData(): boolean {
-    return this.#machine.wantsData;
+    return this.#counters.wantsData;
   }
 
   get bytesBuffered(): number {
-    return this.#machine.bytesBuffered;
+    return this.#counters.bytesBuffered;
   }
 
   get bytesSent(): number {
-    return this.#machine.bytesSent;
+    return this.#counters.bytesSent;
   }
 
   get bytesPersisted(): number {
-    return this.#machine.bytesPersisted;
+    return this.#counters.bytesPersisted;
   }
 
   get totalSize(): number | undefined {
-    return this.#machine.totalSize;
+    return this.#counters.totalSize;
+  }
+}
+
+/** The resumable session engine behind the layer's surface. */
+export class ResumableEngine extends DrivenEngine {
+  readonly kind = "resumable";
+  readonly #machine: UploadMachine;
+
+  /** Starts driving `machine` (on the next microtask). */
+  constructor(machine: UploadMachine, hooks: EngineHooks) {
+    super(
+      new UploadDriver({
+        machine,
+        transport: hooks.transport,
+        clock: hooks.clock,
+        onEvent: (event) => {
+          const translated = translateResumable(event);
+          if (translated !== undefined) hooks.onEvent(translated);
+        },
+        credentialsFor: (request) => hooks.credentialsFor(request.url),
+      }),
+      machine,
+    );
+    this.#machine = machine;
   }
 
   get object(): ObjectResource | undefined {
@@ -189,75 +232,26 @@ function translateResumable(event: UploadEvent): EngineEvent | undefined {
 }
 
 /** The XML multipart engine behind the layer's surface. */
-export class MultipartEngine implements LayerEngine {
+export class MultipartEngine extends DrivenEngine {
   readonly kind = "xml-multipart";
-  readonly done: Promise<ObjectResource>;
   readonly #machine: MultipartMachine;
-  readonly #driver: MultipartDriver;
 
   /** Starts driving `machine` (on the next microtask). */
   constructor(machine: MultipartMachine, hooks: EngineHooks) {
-    this.#machine = machine;
-    this.#driver = new MultipartDriver({
+    super(
+      new MultipartDriver({
+        machine,
+        transport: hooks.transport,
+        clock: hooks.clock,
+        onEvent: (event) => {
+          const translated = translateMultipart(event);
+          if (translated !== undefined) hooks.onEvent(translated);
+        },
+        credentialsFor: (request) => hooks.credentialsFor(request.url),
+      }),
       machine,
-      transport: hooks.transport,
-      clock: hooks.clock,
-      onEvent: (event) => {
-        const translated = translateMultipart(event);
-        if (translated !== undefined) hooks.onEvent(translated);
-      },
-      credentialsFor: (request) => hooks.credentialsFor(request.url),
-    });
-    this.done = this.#driver.done;
-  }
-
-  /** See {@link LayerEngine.write}. */
-  write(bytes: Uint8Array): Promise<void> {
-    return this.#driver.write(bytes);
-  }
-
-  /** See {@link LayerEngine.end}. */
-  end(): Promise<ObjectResource> {
-    return this.#driver.end();
-  }
-
-  /** See {@link LayerEngine.cancel}. */
-  cancel(): Promise<void> {
-    return this.#driver.cancel();
-  }
-
-  /** See {@link LayerEngine.abort}. */
-  abort(reason?: unknown): void {
-    this.#driver.abort(reason);
-  }
-
-  /** See {@link LayerEngine.checkpoint}. */
-  checkpoint(): UploadCheckpoint | undefined {
-    return this.#driver.checkpoint();
-  }
-
-  get resumeOffset(): number {
-    return this.#machine.resumeOffset;
-  }
-
-  get wantsData(): boolean {
-    return this.#machine.wantsData;
-  }
-
-  get bytesBuffered(): number {
-    return this.#machine.bytesBuffered;
-  }
-
-  get bytesSent(): number {
-    return this.#machine.bytesSent;
-  }
-
-  get bytesPersisted(): number {
-    return this.#machine.bytesPersisted;
-  }
-
-  get totalSize(): number | undefined {
-    return this.#machine.totalSize;
+    );
+    this.#machine = machine;
   }
 
   get object(): ObjectResource | undefined {
