@@ -151,7 +151,7 @@ describe("gcs-upload usage errors exit 2 with a hint", () => {
   it("accepts 8MiB and plain bytes as chunk sizes", async () => {
     for (const size of ["8MiB", "262144"]) {
       const result = await run(["-", `gs://${BUCKET}/size-${size}.txt`, "--endpoint", gcs.url, "--chunk-size", size, "--quiet"], { stdin: "x" });
-      expect(result.code).toBe(0);
+      expect(result.code, result.stderr).toBe(0);
       expect(result.stderr).toBe("");
     }
   });
