@@ -136,6 +136,26 @@ describe("UploadDriver", () => {
     expect(clock.pendingTimers).toBe(1); // the backoff before the status query
   });
 
+  it("abort leaves a finalizing request in flight to settle, and done resolves with the object it committed", async () => {
+    const transport = new ManualTransport();
+    const { driver, machine } = setup({}, transport);
+    await flushMicrotasks();
+    transport.last.resolve(rStart());
+    await flushMicrotasks();
+    const content = bytesOf(100);
+    await driver.write(content);
+    const ended = driver.end();
+    await flushMicrotasks();
+    const final = transport.last;
+    expect(final.request.headers["content-range"]).toBe("bytes 0-99/100");
+    driver.abort(new Error("Ctrl-C"));
+    expect(final.options.signal.aborted).toBe(false);
+    final.resolve(rObject(content));
+    await expect(driver.done).resolves.toMatchObject({ size: "100" });
+    await expect(ended).resolves.toMatchObject({ size: "100" });
+    expect(machine.state).toBe("done");
+  });
+
   it("cancel aborts the request in flight, deletes the session, and rejects done and pending writes", async () => {
     const transport = new ManualTransport();
     const { driver, clock, machine } = setup({}, transport);

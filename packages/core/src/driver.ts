@@ -217,7 +217,8 @@ export class UploadDriver {
     if (this.machine.isFinished) return;
     this.machine.abort(reason);
     const outstanding = this.#outstanding;
-    if (outstanding !== undefined) {
+    // A finalizing request the machine lets settle (its answer says whether the object exists) goes on.
+    if (outstanding !== undefined && this.machine.isFinished) {
       outstanding.abortedByCaller = true;
       outstanding.stopStall?.();
       outstanding.stopStall = undefined;

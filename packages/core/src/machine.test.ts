@@ -964,6 +964,58 @@ describe("cancel and abort", () => {
     expect(machine.poll(0).type).toBe("done");
   });
 
+  it("abort while the finalizing request is in flight lets it settle: a committed object ends done, not kept", () => {
+    const content = bytesOf(CHUNK + 9);
+    const machine = new UploadMachine(options());
+    started(machine);
+    machine.write(content);
+    machine.end();
+    const c1 = expectSend(machine);
+    machine.onResponse(c1.id, r308(CHUNK), 0);
+    const final = expectSend(machine);
+    expect(final.purpose).toBe("finalize");
+    machine.abort(new Error("Ctrl-C"));
+    expect(machine.isFinished).toBe(false);
+    expect(machine.poll(0).type).toBe("in-flight");
+    machine.onResponse(final.id, rObject(content), 0);
+    expect(expectAction(machine, "done").object.size).toBe(String(content.length));
+  });
+
+  it("abort while finalizing, then the outcome is lost: one status query decides (final: done; not final: aborted, kept)", () => {
+    const content = bytesOf(100);
+    for (const answer of ["final", "open"] as const) {
+      const machine = new UploadMachine(options());
+      started(machine);
+      machine.write(content);
+      machine.end();
+      const final = expectSend(machine);
+      machine.abort();
+      machine.onError(final.id, { kind: "network" }, 0);
+      const query = expectSend(machine, 0); // at once: no backoff wait once aborted
+      expect(query.purpose).toBe("query");
+      machine.onResponse(query.id, answer === "final" ? rObject(content) : r308(0), 0);
+      if (answer === "final") expect(machine.poll(0).type).toBe("done");
+      else {
+        expect(expectAction(machine, "failed").error.code).toBe("aborted");
+        expect(machine.checkpoint()).toMatchObject({ sessionUri: SESSION, resumeOffset: 0 });
+      }
+    }
+  });
+
+  it("abort while finalizing asks at most once: a failed status query ends aborted, kept", () => {
+    const content = bytesOf(100);
+    const machine = new UploadMachine(options());
+    started(machine);
+    machine.write(content);
+    machine.end();
+    const final = expectSend(machine);
+    machine.abort();
+    machine.onResponse(final.id, rStatus(503), 0);
+    const query = expectSend(machine, 0);
+    machine.onError(query.id, { kind: "network" }, 0);
+    expect(expectAction(machine, "failed").error.code).toBe("aborted");
+  });
+
   it("abort stops without DELETE; the checkpoint stays available; the late outcome is ignored once", () => {
     const machine = new UploadMachine(options());
     started(machine);

@@ -23,6 +23,8 @@
  *     `done`, also when it was committed before a `cancel()` (`committedBeforeCancel`), and also when
  *     an adopted or restored session turns out final (`verifying`: the rest of the source is read to
  *     compare size and CRC32C). Nothing that exists is reported cancelled or failed for that reason.
+ *     An `abort()` while a finalizing request is out lets it settle (one status query if its outcome
+ *     is unknown) and ends `done` when the object was committed, `aborted` otherwise.
  *  8. Credentials: a first 401 is re-sent once with `refreshCredentials`; a 401 to that retry, or a
  *     403, fails `unauthorized`. A transport that cannot obtain credentials (`auth`) fails at once.
  *
@@ -113,6 +115,10 @@ export class UploadMachine {
   #createdAt: string | undefined;
   /** The next request asks for fresh credentials (rule 8): a property of that request, not a phase. */
   #refreshCredentialsNext = false;
+  /** `abort()` came while finalizing: the error to end with if the object turns out not committed. */
+  #keepRequested: UploadError | undefined;
+  /** The one status query an abort while finalizing may send has been sent. */
+  #keepAsked = false;
   #nextId = 1;
   #events: UploadEvent[] = [];
 
@@ -267,13 +273,50 @@ export class UploadMachine {
   }
 
   /**
-   * Stops at once, keeping the session: ends `aborted` (a `failed` action, code `aborted`); the
-   * checkpoint stays available; a late outcome of the request in flight is ignored. No-op once finished.
+   * Stops, keeping the session: ends `aborted` (a `failed` action, code `aborted`); the checkpoint
+   * stays available; a late outcome of the request in flight is ignored. Once a finalizing request
+   * was sent, though, whether the object exists is the server's answer: the machine lets that
+   * request settle (and, if its outcome is unknown, asks the session once) and ends `done` when the
+   * object was committed, so an abort never reports "kept" about an object that exists (rule 7).
+   * No-op once finished.
    */
   abort(reason?: unknown): void {
-    if (this.isFinished) return;
+    if (this.isFinished || this.#keepRequested !== undefined) return;
     const message = "the upload was aborted by the caller; the session is kept and can be resumed from its checkpoint";
-    this.#end("aborted", new UploadError("aborted", message, { cause: reason, ...this.#sessionDetail() }));
+    const error = new UploadError("aborted", message, { cause: reason, ...this.#sessionDetail() });
+    if (this.#finalizing()) {
+      this.#keepRequested = error;
+      return;
+    }
+    this.#end("aborted", error);
+  }
+
+  /** True while a finalizing request is in flight or its outcome is still being confirmed. */
+  #finalizing(): boolean {
+    let phase = this.#phase;
+    if (phase.name === "backoff") phase = phase.then;
+    if (phase.name === "querying" && phase.reason === "final-unconfirmed") return true;
+    return requestOf(phase)?.action.purpose === "finalize";
+  }
+
+  /**
+   * After `abort()` came while finalizing: once nothing is in flight, either ask the session once
+   * (without waiting out a backoff) or end `aborted`. Returns true when the machine ended.
+   */
+  #settleKeep(): boolean {
+    const keep = this.#keepRequested;
+    if (keep === undefined || this.isFinished) return false;
+    let phase = this.#phase;
+    if (requestOf(phase) !== undefined) return false;
+    if (phase.name === "backoff" && phase.then.name === "querying" && phase.then.reason === "final-unconfirmed" && !this.#keepAsked) {
+      this.#phase = phase = phase.then;
+    }
+    if (phase.name === "querying" && phase.reason === "final-unconfirmed" && !this.#keepAsked) {
+      this.#keepAsked = true;
+      return false;
+    }
+    this.#end("aborted", keep);
+    return true;
   }
 
   // ---- Output ----------------------------------------------------------------------------------
@@ -284,6 +327,7 @@ export class UploadMachine {
    */
   poll(now: number): UploadAction {
     if (typeof now !== "number" || !Number.isFinite(now)) throw new ValidationError("poll(now)", `expected a finite number, came ${String(now)}`);
+    this.#settleKeep();
     const phase = this.#phase;
     switch (phase.name) {
       case "done":
