@@ -22,28 +22,15 @@
  *   rejection. Once the upload is finished no timer is left behind.
  */
 import { checkDriverServices } from "./driver-services.js";
-import { SimpleAbortController } from "./abort.js";
 import type { Checkpoint } from "./checkpoint.js";
 import type { Clock } from "./clock.js";
 import { UploadError, ValidationError } from "./errors.js";
+import { InFlightRequest, type InFlightOutcome } from "./in-flight-request.js";
 import { UploadMachine, type RequestPurpose, type SendAction, type UploadAction, type UploadEvent } from "./machine.js";
 import type { ObjectResource } from "./protocol.js";
-import {
-  DEFAULT_MAX_RESPONSE_BYTES,
-  TransportError,
-  type Transport,
-  type TransportErrorKind as TransportRejectionKind,
-  type TransportRequest,
-  type TransportResponse,
-} from "./transport.js";
+import { DEFAULT_MAX_RESPONSE_BYTES, type Transport, type TransportRequest } from "./transport.js";
 
-/**
- * The slowest upload throughput the driver waits for when a transport cannot report upload
- * progress: 64 KiB/s (65536 bytes per second). A request's stall deadline is then
- * `idleTimeoutMs + bodyLength / MIN_UPLOAD_THROUGHPUT` seconds' worth of ms: an 8 MiB chunk gets
- * 128 s on top of the idle timeout. Slower links should use a smaller `chunkSize`.
- */
-export const MIN_UPLOAD_THROUGHPUT = 64 * 1024;
+export { MIN_UPLOAD_THROUGHPUT } from "./in-flight-request.js";
 
 /** What the driver runs on. */
 export interface UploadDriverOptions {
@@ -67,16 +54,8 @@ export interface UploadDriverOptions {
   readonly maxResponseBytes?: number;
 }
 
-interface Outstanding {
-  readonly id: number;
-  readonly purpose: RequestPurpose;
-  /** The stall window: `idleTimeoutMs`, or the whole-request deadline for a transport without progress. */
-  readonly stallMs: number;
-  readonly controller: SimpleAbortController;
-  stopStall: (() => void) | undefined;
-  timedOut: boolean;
-  abortedByCaller: boolean;
-}
+/** The request in flight, with what the machine sent it for. */
+type Outstanding = InFlightRequest<RequestPurpose>;
 
 interface Waiter {
   readonly resolve: () => void;
@@ -200,8 +179,7 @@ export class UploadDriver {
       this.machine.cancel();
       const outstanding = this.#outstanding;
       if (outstanding !== undefined && outstanding.purpose !== "cancel" && outstanding.purpose !== "start") {
-        outstanding.abortedByCaller = true;
-        outstanding.controller.abort(new UploadError("cancelled", "request aborted: the upload is being cancelled"));
+        outstanding.abort(new UploadError("cancelled", "request aborted: the upload is being cancelled"));
       }
     }
     this.#pump();
@@ -218,12 +196,7 @@ export class UploadDriver {
     this.machine.abort(reason);
     const outstanding = this.#outstanding;
     // A finalizing request the machine lets settle (its answer says whether the object exists) goes on.
-    if (outstanding !== undefined && this.machine.isFinished) {
-      outstanding.abortedByCaller = true;
-      outstanding.stopStall?.();
-      outstanding.stopStall = undefined;
-      outstanding.controller.abort(this.machine.error);
-    }
+    if (this.machine.isFinished) outstanding?.abort(this.machine.error);
     this.#pump();
   }
 
@@ -307,72 +280,16 @@ export class UploadDriver {
   }
 
   #startSend(action: SendAction): void {
-    const progressReported = this.#transport.capabilities.uploadProgress;
-    const outstanding: Outstanding = {
-      id: action.id,
-      purpose: action.purpose,
-      stallMs: progressReported
-        ? action.idleTimeoutMs
-        : action.idleTimeoutMs + Math.ceil((action.request.bodyLength * 1000) / MIN_UPLOAD_THROUGHPUT),
-      controller: new SimpleAbortController(),
-      stopStall: undefined,
-      timedOut: false,
-      abortedByCaller: false,
-    };
-    this.#outstanding = outstanding;
-    this.#armStall(outstanding);
-    let sent: Promise<TransportResponse>;
-    try {
-      const credentials = this.#credentialsFor(action.request, action.purpose) === true;
-      // Set by the machine on the one retry after a first 401.
-      const refresh = action.refreshCredentials === true;
-      sent = Promise.resolve(
-        this.#transport.send(action.request, {
-          signal: outstanding.controller.signal,
-          credentials,
-          ...(credentials && refresh ? { refreshCredentials: true } : {}),
-          maxResponseBytes: this.#maxResponseBytes,
-          ...(progressReported
-            ? {
-                onUploadProgress: () => {
-                  if (this.#outstanding === outstanding && !outstanding.timedOut && !outstanding.abortedByCaller) this.#armStall(outstanding);
-                },
-              }
-            : {}),
-        }),
-      );
-    } catch (error) {
-      sent = rejected(error);
-    }
-    sent.then(
-      (response) => this.#settled(outstanding, { response }),
-      (error: unknown) => this.#settled(outstanding, { error }),
-    );
+    const services = { transport: this.#transport, clock: this.#clock, credentials: () => this.#credentialsFor(action.request, action.purpose), maxResponseBytes: this.#maxResponseBytes };
+    this.#outstanding = new InFlightRequest(action, services, (outstanding, outcome) => this.#settled(outstanding, outcome));
   }
 
-  /** (Re)starts the stall timer: no progress for `stallMs` aborts the request as a timeout. */
-  #armStall(outstanding: Outstanding): void {
-    outstanding.stopStall?.();
-    outstanding.stopStall = this.#clock.setTimer(() => {
-      outstanding.stopStall = undefined;
-      if (this.#outstanding !== outstanding) return;
-      outstanding.timedOut = true;
-      outstanding.controller.abort(new UploadError("transient", `request stalled: no progress for ${outstanding.stallMs} ms`));
-    }, outstanding.stallMs);
-  }
-
-  #settled(outstanding: Outstanding, outcome: { response: TransportResponse } | { error: unknown }): void {
-    outstanding.stopStall?.();
-    outstanding.stopStall = undefined;
+  #settled(outstanding: Outstanding, outcome: InFlightOutcome): void {
     if (this.#outstanding === outstanding) this.#outstanding = undefined;
     try {
       const now = this.#clock.now();
-      if ("response" in outcome) {
-        this.machine.onResponse(outstanding.id, outcome.response, now);
-      } else {
-        const failure = { kind: this.#kindOf(outstanding, outcome.error), cause: outcome.error };
-        this.machine.onError(outstanding.id, failure, now);
-      }
+      if ("response" in outcome) this.machine.onResponse(outstanding.id, outcome.response, now);
+      else this.machine.onError(outstanding.id, outcome.failure, now);
     } catch (error) {
       // A malformed response from the transport (or a bug): end the upload with it as the cause.
       if (!this.machine.isFinished) this.machine.abort(error);
@@ -380,22 +297,10 @@ export class UploadDriver {
     this.#pump();
   }
 
-  #kindOf(outstanding: Outstanding, error: unknown): TransportRejectionKind {
-    if (outstanding.timedOut) return "timeout";
-    if (outstanding.abortedByCaller) return "aborted";
-    // The contract: a transport rejects with a TransportError saying what happened. Anything else
-    // (a bug, a non-conforming transport) is treated as the connection failing.
-    return error instanceof TransportError ? error.kind : "network";
+  #abortOutstanding(reason: unknown): void {
+    this.#outstanding?.abort(reason);
   }
 
-  #abortOutstanding(reason: unknown): void {
-    const outstanding = this.#outstanding;
-    if (outstanding === undefined) return;
-    outstanding.abortedByCaller = true;
-    outstanding.stopStall?.();
-    outstanding.stopStall = undefined;
-    outstanding.controller.abort(reason);
-  }
 
   #clearWait(): void {
     if (this.#wait !== undefined) {

@@ -16,14 +16,13 @@
  * - Every promise it hands out is marked handled. Once the upload is finished no timer is left.
  */
 import { checkDriverServices } from "../driver-services.js";
-import { SimpleAbortController } from "../abort.js";
 import type { Clock } from "../clock.js";
 import { UploadError, ValidationError } from "../errors.js";
 import type { ObjectResource } from "../protocol.js";
-import { MIN_UPLOAD_THROUGHPUT } from "../driver.js";
-import { DEFAULT_MAX_RESPONSE_BYTES, TransportError, type Transport, type TransportRequest, type TransportResponse } from "../transport.js";
+import { InFlightRequest, type InFlightOutcome } from "../in-flight-request.js";
+import { DEFAULT_MAX_RESPONSE_BYTES, type Transport, type TransportRequest } from "../transport.js";
 import type { MultipartCheckpoint } from "./multipart-checkpoint.js";
-import { MultipartMachine, type MultipartAction, type MultipartEvent, type MultipartPurpose, type MultipartSendAction, type MultipartTransportFailure } from "./multipart-machine.js";
+import { MultipartMachine, type MultipartAction, type MultipartEvent, type MultipartPurpose, type MultipartSendAction } from "./multipart-machine.js";
 
 /** What the driver runs on. */
 export interface MultipartDriverOptions {
@@ -41,16 +40,8 @@ export interface MultipartDriverOptions {
   readonly maxResponseBytes?: number;
 }
 
-interface Outstanding {
-  readonly id: number;
-  readonly purpose: MultipartPurpose;
-  /** The stall window: `idleTimeoutMs`, or the whole-request deadline for a transport without progress. */
-  readonly stallMs: number;
-  readonly controller: SimpleAbortController;
-  stopStall: (() => void) | undefined;
-  timedOut: boolean;
-  abortedByCaller: boolean;
-}
+/** A request in flight, with what the machine sent it for. */
+type Outstanding = InFlightRequest<MultipartPurpose>;
 
 interface Waiter {
   readonly resolve: () => void;
@@ -254,83 +245,26 @@ export class MultipartDriver {
     if (this.#outstanding.size === 0) return;
     const live = new Set(this.machine.outstandingIds);
     for (const outstanding of this.#outstanding.values()) {
-      if (live.has(outstanding.id) || outstanding.abortedByCaller) continue;
-      outstanding.abortedByCaller = true;
-      outstanding.stopStall?.();
-      outstanding.stopStall = undefined;
-      outstanding.controller.abort(this.machine.error ?? new UploadError("cancelled", "request aborted: the upload no longer needs it"));
+      if (live.has(outstanding.id)) continue;
+      outstanding.abort(this.machine.error ?? new UploadError("cancelled", "request aborted: the upload no longer needs it"));
     }
   }
 
   #startSend(action: MultipartSendAction): void {
-    const progressReported = this.#transport.capabilities.uploadProgress;
-    const outstanding: Outstanding = {
-      id: action.id,
-      purpose: action.purpose,
-      stallMs: progressReported ? action.idleTimeoutMs : action.idleTimeoutMs + Math.ceil((action.request.bodyLength * 1000) / MIN_UPLOAD_THROUGHPUT),
-      controller: new SimpleAbortController(),
-      stopStall: undefined,
-      timedOut: false,
-      abortedByCaller: false,
-    };
-    this.#outstanding.set(action.id, outstanding);
-    this.#armStall(outstanding);
-    let sent: Promise<TransportResponse>;
-    try {
-      const credentials = this.#credentialsFor(action.request, action.purpose) === true;
-      sent = Promise.resolve(
-        this.#transport.send(action.request, {
-          signal: outstanding.controller.signal,
-          credentials,
-          ...(credentials && action.refreshCredentials === true ? { refreshCredentials: true } : {}),
-          maxResponseBytes: this.#maxResponseBytes,
-          ...(progressReported
-            ? {
-                onUploadProgress: () => {
-                  if (this.#outstanding.get(outstanding.id) === outstanding && !outstanding.timedOut && !outstanding.abortedByCaller) this.#armStall(outstanding);
-                },
-              }
-            : {}),
-        }),
-      );
-    } catch (error) {
-      sent = rejected(error);
-    }
-    sent.then(
-      (response) => this.#settled(outstanding, { response }),
-      (error: unknown) => this.#settled(outstanding, { error }),
-    );
+    const services = { transport: this.#transport, clock: this.#clock, credentials: () => this.#credentialsFor(action.request, action.purpose), maxResponseBytes: this.#maxResponseBytes };
+    this.#outstanding.set(action.id, new InFlightRequest(action, services, (outstanding, outcome) => this.#settled(outstanding, outcome)));
   }
 
-  #armStall(outstanding: Outstanding): void {
-    outstanding.stopStall?.();
-    outstanding.stopStall = this.#clock.setTimer(() => {
-      outstanding.stopStall = undefined;
-      if (this.#outstanding.get(outstanding.id) !== outstanding) return;
-      outstanding.timedOut = true;
-      outstanding.controller.abort(new UploadError("transient", `request stalled: no progress for ${outstanding.stallMs} ms`));
-    }, outstanding.stallMs);
-  }
-
-  #settled(outstanding: Outstanding, outcome: { response: TransportResponse } | { error: unknown }): void {
-    outstanding.stopStall?.();
-    outstanding.stopStall = undefined;
+  #settled(outstanding: Outstanding, outcome: InFlightOutcome): void {
     this.#outstanding.delete(outstanding.id);
     try {
       const now = this.#clock.now();
       if ("response" in outcome) this.machine.onResponse(outstanding.id, outcome.response, now);
-      else this.machine.onError(outstanding.id, { kind: this.#kindOf(outstanding, outcome.error), cause: outcome.error }, now);
+      else this.machine.onError(outstanding.id, outcome.failure, now);
     } catch (error) {
       if (!this.machine.isFinished) this.machine.abort(error);
     }
     this.#pump();
-  }
-
-  #kindOf(outstanding: Outstanding, error: unknown): MultipartTransportFailure["kind"] {
-    if (outstanding.timedOut) return "timeout";
-    if (outstanding.abortedByCaller) return "aborted";
-    // The contract: a transport rejects with a TransportError saying what happened; anything else counts as the connection failing.
-    return error instanceof TransportError ? error.kind : "network";
   }
 
   #clearWait(): void {
@@ -354,10 +288,7 @@ export class MultipartDriver {
     this.#finished = true;
     this.#clearWait();
     this.#abortAbandoned();
-    for (const outstanding of this.#outstanding.values()) {
-      outstanding.stopStall?.();
-      outstanding.stopStall = undefined;
-    }
+    for (const outstanding of this.#outstanding.values()) outstanding.stopStall();
     if (action.type === "done") {
       this.#settleWriters(undefined);
       this.#resolveDone(action.object);

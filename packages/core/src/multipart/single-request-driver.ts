@@ -14,13 +14,12 @@
  *   upload is finished no timer is left.
  */
 import { checkDriverServices } from "../driver-services.js";
-import { SimpleAbortController } from "../abort.js";
 import type { Clock } from "../clock.js";
-import { MIN_UPLOAD_THROUGHPUT } from "../driver.js";
+import { InFlightRequest, type InFlightOutcome } from "../in-flight-request.js";
 import { UploadError, ValidationError } from "../errors.js";
 import type { ObjectResource } from "../protocol.js";
-import { DEFAULT_MAX_RESPONSE_BYTES, TransportError, type Transport, type TransportRequest, type TransportResponse } from "../transport.js";
-import { SingleRequestUpload, type SingleRequestAction, type SingleRequestEvent, type SingleRequestFailure, type SingleRequestSendAction } from "./single-request.js";
+import { DEFAULT_MAX_RESPONSE_BYTES, type Transport, type TransportRequest } from "../transport.js";
+import { SingleRequestUpload, type SingleRequestAction, type SingleRequestEvent, type SingleRequestSendAction } from "./single-request.js";
 
 /** What the driver runs on. */
 export interface SingleRequestDriverOptions {
@@ -38,14 +37,8 @@ export interface SingleRequestDriverOptions {
   readonly maxResponseBytes?: number;
 }
 
-interface InFlight {
-  readonly id: number;
-  readonly controller: SimpleAbortController;
-  readonly stallMs: number;
-  stopStall: (() => void) | undefined;
-  timedOut: boolean;
-  abortedByCaller: boolean;
-}
+/** The one request in flight. */
+type InFlight = InFlightRequest;
 
 /**
  * Runs a single-request upload to its end; `done` says how it ended.
@@ -146,10 +139,8 @@ export class SingleRequestDriver {
     if (this.#again) return;
     // The engine stopped waiting for the request in flight (abort): abandon it.
     const live = this.upload.outstandingId;
-    if (this.#inFlight !== undefined && live !== this.#inFlight.id && !this.#inFlight.abortedByCaller) {
-      this.#inFlight.abortedByCaller = true;
-      this.#inFlight.stopStall?.();
-      this.#inFlight.controller.abort(this.upload.error ?? new UploadError("aborted", "request aborted: the upload no longer needs it"));
+    if (this.#inFlight !== undefined && live !== this.#inFlight.id) {
+      this.#inFlight.abort(this.upload.error ?? new UploadError("aborted", "request aborted: the upload no longer needs it"));
     }
     switch (action.type) {
       case "send":
@@ -191,75 +182,22 @@ export class SingleRequestDriver {
 
   #send(action: SingleRequestSendAction): void {
     this.#clearWait();
-    const progressReported = this.#transport.capabilities.uploadProgress;
-    const inFlight: InFlight = {
-      id: action.id,
-      controller: new SimpleAbortController(),
-      stallMs: progressReported ? action.idleTimeoutMs : action.idleTimeoutMs + Math.ceil((action.request.bodyLength * 1000) / MIN_UPLOAD_THROUGHPUT),
-      stopStall: undefined,
-      timedOut: false,
-      abortedByCaller: false,
-    };
-    this.#inFlight = inFlight;
-    this.#armStall(inFlight);
-    let sent: Promise<TransportResponse>;
-    try {
-      const credentials = this.#credentialsFor(action.request) === true;
-      sent = Promise.resolve(
-        this.#transport.send(action.request, {
-          signal: inFlight.controller.signal,
-          credentials,
-          ...(credentials && action.refreshCredentials === true ? { refreshCredentials: true } : {}),
-          maxResponseBytes: this.#maxResponseBytes,
-          ...(progressReported
-            ? {
-                onUploadProgress: () => {
-                  if (this.#inFlight === inFlight && !inFlight.timedOut && !inFlight.abortedByCaller) this.#armStall(inFlight);
-                },
-              }
-            : {}),
-        }),
-      );
-    } catch (error) {
-      sent = Promise.reject(error instanceof Error ? error : new Error(String(error)));
-    }
-    sent.then(
-      (response) => this.#settled(inFlight, { response }),
-      (error: unknown) => this.#settled(inFlight, { error }),
-    );
+    const services = { transport: this.#transport, clock: this.#clock, credentials: () => this.#credentialsFor(action.request), maxResponseBytes: this.#maxResponseBytes };
+    this.#inFlight = new InFlightRequest({ ...action, purpose: undefined }, services, (inFlight, outcome) => this.#settled(inFlight, outcome));
   }
 
-  #armStall(inFlight: InFlight): void {
-    inFlight.stopStall?.();
-    inFlight.stopStall = this.#clock.setTimer(() => {
-      inFlight.stopStall = undefined;
-      if (this.#inFlight !== inFlight) return;
-      inFlight.timedOut = true;
-      inFlight.controller.abort(new UploadError("transient", `request stalled: no progress for ${inFlight.stallMs} ms`));
-    }, inFlight.stallMs);
-  }
-
-  #settled(inFlight: InFlight, outcome: { response: TransportResponse } | { error: unknown }): void {
-    inFlight.stopStall?.();
-    inFlight.stopStall = undefined;
+  #settled(inFlight: InFlight, outcome: InFlightOutcome): void {
     if (this.#inFlight === inFlight) this.#inFlight = undefined;
     if (!inFlight.abortedByCaller || this.upload.outstandingId === inFlight.id) {
       const now = this.#clock.now();
       try {
         if ("response" in outcome) this.upload.onResponse(inFlight.id, outcome.response, now);
-        else this.upload.onError(inFlight.id, { kind: this.#kindOf(inFlight, outcome.error), cause: outcome.error }, now);
+        else this.upload.onError(inFlight.id, outcome.failure, now);
       } catch (error) {
         this.upload.abort(error);
       }
     }
     this.#pump();
-  }
-
-  #kindOf(inFlight: InFlight, error: unknown): SingleRequestFailure["kind"] {
-    if (inFlight.timedOut) return "timeout";
-    if (inFlight.abortedByCaller) return "aborted";
-    // The contract: a transport rejects with a TransportError saying what happened; anything else counts as the connection failing.
-    return error instanceof TransportError ? error.kind : "network";
   }
 
   #clearWait(): void {
@@ -272,10 +210,7 @@ export class SingleRequestDriver {
   #finish(action: Extract<SingleRequestAction, { type: "done" | "failed" | "cancelled" }>): void {
     this.#finished = true;
     this.#clearWait();
-    if (this.#inFlight !== undefined) {
-      this.#inFlight.stopStall?.();
-      this.#inFlight.stopStall = undefined;
-    }
+    this.#inFlight?.stopStall();
     if (action.type === "done") this.#resolveDone(action.object);
     else this.#rejectDone(action.type === "failed" ? action.error : this.upload.error!);
     const finishers = this.#finishers;
