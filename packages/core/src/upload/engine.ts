@@ -23,7 +23,7 @@ import type { MultipartEvent, MultipartMachine } from "../multipart/multipart-ma
 import { SingleRequestDriver } from "../multipart/single-request-driver.js";
 import type { SingleRequestEvent, SingleRequestUpload } from "../multipart/single-request.js";
 import type { ObjectResource } from "../protocol.js";
-import type { Transport } from "../transport.js";
+import type { Transport, TransportRequest } from "../transport.js";
 import type { UploadCheckpoint } from "./upload-checkpoint.js";
 
 /** What an engine tells the layer, in the layer's words. */
@@ -90,6 +90,19 @@ export interface EngineHooks {
   readonly onEvent: (event: EngineEvent) => void;
   /** Whether a request to `url` may carry credentials (the trust rules). */
   readonly credentialsFor: (url: string) => boolean;
+}
+
+/** A driver's services from the layer's hooks: its events translated into the layer's words (those the layer has no use for dropped). */
+function driverHooks<E>(hooks: EngineHooks, translate: (event: E) => EngineEvent | undefined) {
+  return {
+    transport: hooks.transport,
+    clock: hooks.clock,
+    onEvent: (event: E): void => {
+      const translated = translate(event);
+      if (translated !== undefined) hooks.onEvent(translated);
+    },
+    credentialsFor: (request: TransportRequest): boolean => hooks.credentialsFor(request.url),
+  };
 }
 
 /** What {@link DrivenEngine} forwards to: a driver's calls. */
@@ -194,13 +207,7 @@ export class ResumableEngine extends DrivenEngine {
     super(
       new UploadDriver({
         machine,
-        transport: hooks.transport,
-        clock: hooks.clock,
-        onEvent: (event) => {
-          const translated = translateResumable(event);
-          if (translated !== undefined) hooks.onEvent(translated);
-        },
-        credentialsFor: (request) => hooks.credentialsFor(request.url),
+        ...driverHooks(hooks, translateResumable),
       }),
       machine,
     );
@@ -241,13 +248,7 @@ export class MultipartEngine extends DrivenEngine {
     super(
       new MultipartDriver({
         machine,
-        transport: hooks.transport,
-        clock: hooks.clock,
-        onEvent: (event) => {
-          const translated = translateMultipart(event);
-          if (translated !== undefined) hooks.onEvent(translated);
-        },
-        credentialsFor: (request) => hooks.credentialsFor(request.url),
+        ...driverHooks(hooks, translateMultipart),
       }),
       machine,
     );
@@ -295,10 +296,7 @@ export class SingleRequestEngine implements LayerEngine {
     this.#upload = upload;
     this.#driver = new SingleRequestDriver({
       upload,
-      transport: hooks.transport,
-      clock: hooks.clock,
-      onEvent: (event) => hooks.onEvent(translateSingle(event)),
-      credentialsFor: (request) => hooks.credentialsFor(request.url),
+      ...driverHooks(hooks, translateSingle),
     });
     this.done = this.#driver.done;
   }
